@@ -1,0 +1,1 @@
+../../build-support/sys_build.rs

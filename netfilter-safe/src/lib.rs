@@ -1,0 +1,2 @@
+//! netfilter-safe (under construction).
+pub mod wire;

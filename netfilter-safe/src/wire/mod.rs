@@ -1,0 +1,1 @@
+//! The nfnetlink wire layout (under construction).

@@ -1,0 +1,2 @@
+//! netfilter-testkit (under construction).
+pub mod synth;

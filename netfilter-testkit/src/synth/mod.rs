@@ -1,0 +1,1 @@
+//! Message synthesis (under construction).
