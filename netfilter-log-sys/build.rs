@@ -16,14 +16,54 @@ const LIBRARY: Library = Library {
 
 /// Attributes the running kernel may send that an installed uapi header may not know.
 const SUPPLEMENTS: &[Supplement] = &[
-    Supplement { name: "NFULA_CT", ty: "nfulnl_attr_type", value: 18, since: "4.2" },
-    Supplement { name: "NFULA_CT_INFO", ty: "nfulnl_attr_type", value: 19, since: "4.2" },
-    Supplement { name: "NFULA_VLAN", ty: "nfulnl_attr_type", value: 20, since: "4.8" },
-    Supplement { name: "NFULA_L2HDR", ty: "nfulnl_attr_type", value: 21, since: "4.8" },
-    Supplement { name: "NFULA_VLAN_UNSPEC", ty: "nfulnl_vlan_attr", value: 0, since: "4.8" },
-    Supplement { name: "NFULA_VLAN_PROTO", ty: "nfulnl_vlan_attr", value: 1, since: "4.8" },
-    Supplement { name: "NFULA_VLAN_TCI", ty: "nfulnl_vlan_attr", value: 2, since: "4.8" },
-    Supplement { name: "NFULNL_CFG_F_CONNTRACK", ty: "u32", value: 4, since: "4.2" },
+    Supplement {
+        name: "NFULA_CT",
+        ty: "nfulnl_attr_type",
+        value: 18,
+        since: "4.2",
+    },
+    Supplement {
+        name: "NFULA_CT_INFO",
+        ty: "nfulnl_attr_type",
+        value: 19,
+        since: "4.2",
+    },
+    Supplement {
+        name: "NFULA_VLAN",
+        ty: "nfulnl_attr_type",
+        value: 20,
+        since: "4.8",
+    },
+    Supplement {
+        name: "NFULA_L2HDR",
+        ty: "nfulnl_attr_type",
+        value: 21,
+        since: "4.8",
+    },
+    Supplement {
+        name: "NFULA_VLAN_UNSPEC",
+        ty: "nfulnl_vlan_attr",
+        value: 0,
+        since: "4.8",
+    },
+    Supplement {
+        name: "NFULA_VLAN_PROTO",
+        ty: "nfulnl_vlan_attr",
+        value: 1,
+        since: "4.8",
+    },
+    Supplement {
+        name: "NFULA_VLAN_TCI",
+        ty: "nfulnl_vlan_attr",
+        value: 2,
+        since: "4.8",
+    },
+    Supplement {
+        name: "NFULNL_CFG_F_CONNTRACK",
+        ty: "u32",
+        value: 4,
+        since: "4.2",
+    },
 ];
 
 fn main() {
@@ -45,8 +85,10 @@ fn main() {
         // The classic nflog_* API, the libmnl-based nflog_nlmsg_* / nflog_attr_put_* API, and
         // the undeclared-but-exported nflog_get_ctid (declared in wrapper.h).
         .allowlist_function("nflog_.*")
-        .allowlist_var("nflog_errno|NFLOG_.*|NFULA_.*|NFULNL_.*|NFNL_.*|NFNETLINK_V0")
-        .allowlist_type("nfulnl_.*|nfgenmsg|nflog_output_type")
+        .allowlist_var(
+            "NF_INET_.*|NFPROTO_.*|nflog_errno|NFLOG_.*|NFULA_.*|NFULNL_.*|NFNL_.*|NFNETLINK_V0",
+        )
+        .allowlist_type("nf_inet_hooks|nfulnl_.*|nfgenmsg|nflog_output_type")
         .allowlist_item("NFULA_.*|NFULNL_.*|NFLOG_XML_.*")
         // The kernel defines NFULA_VLAN_MAX as __NFULA_VLAN_MAX + 1, which is wrong (it should
         // be - 1, as NFQA_VLAN_MAX is): nothing may be sized from it, so it is not bound.

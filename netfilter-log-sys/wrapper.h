@@ -1,18 +1,22 @@
 /* Everything netfilter-log-sys binds, in the order that makes bindgen see the right thing. */
 
+/* libc first: its <netinet/in.h> tells <linux/in.h> (pulled in by <linux/netfilter.h>) to
+ * leave out what libc already defines. */
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/time.h>
+#include <netinet/in.h>
+
 /*
- * The kernel's uapi headers come FIRST. libnetfilter_log ships a stale copy of
+ * The kernel's uapi headers come BEFORE the libraries' headers. libnetfilter_log ships a stale copy of
  * <linux/netfilter/nfnetlink_log.h> (libnetfilter_log/linux_nfnetlink_log.h) under the same
  * include guard; including the kernel's first makes that copy a no-op, so the bindings carry the
  * kernel's newer attributes (NFULA_VLAN, NFULA_L2HDR).
  */
 #include <linux/netlink.h>
+#include <linux/netfilter.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_log.h>
-
-#include <stddef.h>
-#include <stdint.h>
-#include <sys/time.h>
 
 #include <libnetfilter_log/libnetfilter_log.h>
 

@@ -16,15 +16,60 @@ const LIBRARY: Library = Library {
 
 /// Attributes the running kernel may send that an installed uapi header may not know.
 const SUPPLEMENTS: &[Supplement] = &[
-    Supplement { name: "NFQA_VLAN_UNSPEC", ty: "nfqnl_vlan_attr", value: 0, since: "4.7" },
-    Supplement { name: "NFQA_VLAN_PROTO", ty: "nfqnl_vlan_attr", value: 1, since: "4.7" },
-    Supplement { name: "NFQA_VLAN_TCI", ty: "nfqnl_vlan_attr", value: 2, since: "4.7" },
-    Supplement { name: "NFQA_VLAN", ty: "nfqnl_attr_type", value: 19, since: "4.7" },
-    Supplement { name: "NFQA_L2HDR", ty: "nfqnl_attr_type", value: 20, since: "4.7" },
-    Supplement { name: "NFQA_PRIORITY", ty: "nfqnl_attr_type", value: 21, since: "5.19" },
-    Supplement { name: "NFQA_CGROUP_CLASSID", ty: "nfqnl_attr_type", value: 22, since: "6.4" },
-    Supplement { name: "NFQA_CFG_F_SECCTX", ty: "u32", value: 1 << 4, since: "4.1" },
-    Supplement { name: "NFQA_SKB_CSUM_NOTVERIFIED", ty: "u32", value: 1 << 2, since: "3.19" },
+    Supplement {
+        name: "NFQA_VLAN_UNSPEC",
+        ty: "nfqnl_vlan_attr",
+        value: 0,
+        since: "4.7",
+    },
+    Supplement {
+        name: "NFQA_VLAN_PROTO",
+        ty: "nfqnl_vlan_attr",
+        value: 1,
+        since: "4.7",
+    },
+    Supplement {
+        name: "NFQA_VLAN_TCI",
+        ty: "nfqnl_vlan_attr",
+        value: 2,
+        since: "4.7",
+    },
+    Supplement {
+        name: "NFQA_VLAN",
+        ty: "nfqnl_attr_type",
+        value: 19,
+        since: "4.7",
+    },
+    Supplement {
+        name: "NFQA_L2HDR",
+        ty: "nfqnl_attr_type",
+        value: 20,
+        since: "4.7",
+    },
+    Supplement {
+        name: "NFQA_PRIORITY",
+        ty: "nfqnl_attr_type",
+        value: 21,
+        since: "5.19",
+    },
+    Supplement {
+        name: "NFQA_CGROUP_CLASSID",
+        ty: "nfqnl_attr_type",
+        value: 22,
+        since: "6.4",
+    },
+    Supplement {
+        name: "NFQA_CFG_F_SECCTX",
+        ty: "u32",
+        value: 1 << 4,
+        since: "4.1",
+    },
+    Supplement {
+        name: "NFQA_SKB_CSUM_NOTVERIFIED",
+        ty: "u32",
+        value: 1 << 2,
+        since: "3.19",
+    },
 ];
 
 fn main() {
@@ -47,8 +92,8 @@ fn main() {
         // and the nfq_ip/ip6/tcp/udp helpers, and the libnfnetlink calls its API hands out
         // (nfnl_* for nfq_open_nfnl / nfq_nfnlh, nlif_* for the interface-name getters).
         .allowlist_function("nfq_.*|pktb_.*|nfnl_.*|nlif_.*")
-        .allowlist_var("nfq_errno|NFQ_.*|NFQA_.*|NFQNL_.*|NFNL_.*|NFNETLINK_V0|NFNLGRP_.*")
-        .allowlist_type("nfqnl_.*|nfgenmsg|nfnetlink_groups")
+        .allowlist_var("NF_(DROP|ACCEPT|STOLEN|QUEUE|REPEAT|STOP|MAX_VERDICT)|NF_VERDICT_.*|NF_INET_.*|NFPROTO_.*|nfq_errno|NFQ_.*|NFQA_.*|NFQNL_.*|NFNL_.*|NFNETLINK_V0|NFNLGRP_.*")
+        .allowlist_type("nf_inet_hooks|nfqnl_.*|nfgenmsg|nfnetlink_groups")
         .allowlist_item("NFQA_.*|NFQNL_.*|NFQ_XML_.*")
         .parse_callbacks(Box::new(bindgen::CargoCallbacks::new()));
     for dir in &includes {
