@@ -19,18 +19,18 @@ fn every_api_family_links() {
     // Taking each function's address makes the linker resolve it: a symbol missing from the
     // installed library fails this test's build instead of a user's. nflog_get_ctid is the one
     // the header does not declare.
-    let symbols: &[usize] = &[
-        sys::nflog_open_nfnl as usize,
-        sys::nflog_get_ctid as usize,
-        sys::nflog_get_seq_global as usize,
-        sys::nflog_get_msg_packet_hwhdr as usize,
-        sys::nflog_snprintf_xml as usize,
-        sys::nflog_nlmsg_put_header as usize,
-        sys::nflog_attr_put_cfg_mode as usize,
-        sys::nflog_nlmsg_parse as usize,
-        sys::nflog_nlmsg_snprintf as usize,
+    let symbols: &[*const ()] = &[
+        sys::nflog_open_nfnl as *const (),
+        sys::nflog_get_ctid as *const (),
+        sys::nflog_get_seq_global as *const (),
+        sys::nflog_get_msg_packet_hwhdr as *const (),
+        sys::nflog_snprintf_xml as *const (),
+        sys::nflog_nlmsg_put_header as *const (),
+        sys::nflog_attr_put_cfg_mode as *const (),
+        sys::nflog_nlmsg_parse as *const (),
+        sys::nflog_nlmsg_snprintf as *const (),
     ];
-    assert!(symbols.iter().all(|&s| s != 0));
+    assert!(symbols.iter().all(|s| !s.is_null()));
 }
 
 #[test]

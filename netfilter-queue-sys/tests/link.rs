@@ -23,26 +23,26 @@ fn open_and_close_need_no_privileges() {
 fn every_api_family_links() {
     // Taking each function's address makes the linker resolve it: a symbol missing from the
     // installed library fails this test's build instead of a user's.
-    let symbols: &[usize] = &[
-        sys::nfq_open_nfnl as usize,
-        sys::nfq_set_verdict2 as usize,
-        sys::nfq_set_verdict_batch2 as usize,
-        sys::nfq_get_physoutdev_name as usize,
-        sys::nfq_snprintf_xml as usize,
-        sys::nfq_nlmsg_put as usize,
-        sys::nfq_nlmsg_verdict_put_pkt as usize,
-        sys::nfq_nlmsg_parse as usize,
-        sys::pktb_alloc as usize,
-        sys::pktb_mangled as usize,
-        sys::nfq_ip_mangle as usize,
-        sys::nfq_ip6_set_transport_header as usize,
-        sys::nfq_tcp_compute_checksum_ipv6 as usize,
-        sys::nfq_udp_mangle_ipv4 as usize,
-        sys::nlif_open as usize,
-        sys::nlif_index2name as usize,
-        sys::nfnl_rcvbufsiz as usize,
+    let symbols: &[*const ()] = &[
+        sys::nfq_open_nfnl as *const (),
+        sys::nfq_set_verdict2 as *const (),
+        sys::nfq_set_verdict_batch2 as *const (),
+        sys::nfq_get_physoutdev_name as *const (),
+        sys::nfq_snprintf_xml as *const (),
+        sys::nfq_nlmsg_put as *const (),
+        sys::nfq_nlmsg_verdict_put_pkt as *const (),
+        sys::nfq_nlmsg_parse as *const (),
+        sys::pktb_alloc as *const (),
+        sys::pktb_mangled as *const (),
+        sys::nfq_ip_mangle as *const (),
+        sys::nfq_ip6_set_transport_header as *const (),
+        sys::nfq_tcp_compute_checksum_ipv6 as *const (),
+        sys::nfq_udp_mangle_ipv4 as *const (),
+        sys::nlif_open as *const (),
+        sys::nlif_index2name as *const (),
+        sys::nfnl_rcvbufsiz as *const (),
     ];
-    assert!(symbols.iter().all(|&s| s != 0));
+    assert!(symbols.iter().all(|s| !s.is_null()));
 }
 
 #[test]

@@ -1,0 +1,172 @@
+//! What queue and log handles share about their netlink socket.
+
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+
+use crate::error::{Error, Result};
+
+/// Receives one datagram into `buf`, retrying on `EINTR`.
+///
+/// `MSG_TRUNC` makes the kernel report a datagram's real length, so a buffer that was too small
+/// is an error ([`Error::Truncated`]) instead of a silently cut message.
+pub(crate) fn recv(fd: RawFd, buf: &mut [u8]) -> Result<usize> {
+    loop {
+        // SAFETY: `buf` is valid for writes of `buf.len()` bytes for the duration of the call.
+        let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_TRUNC) };
+        if n < 0 {
+            let err = std::io::Error::last_os_error();
+            return Err(match err.raw_os_error() {
+                Some(libc::EINTR) => continue,
+                // Non-blocking and nothing waiting: not the conntrack "try again" of
+                // `Error::from_errno`, just an empty socket.
+                Some(libc::EAGAIN) => Error::Call {
+                    call: "recv",
+                    source: err,
+                },
+                _ => Error::from_errno("recv", err),
+            });
+        }
+        let n = n as usize;
+        if n > buf.len() {
+            return Err(Error::Truncated {
+                needed: n,
+                got: buf.len(),
+            });
+        }
+        return Ok(n);
+    }
+}
+
+/// Sets or clears `O_NONBLOCK` on `fd`.
+pub(crate) fn set_nonblocking(fd: RawFd, nonblocking: bool) -> Result<()> {
+    // SAFETY: F_GETFL on a descriptor the caller owns; no pointers involved.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 {
+        return Err(Error::last("fcntl(F_GETFL)"));
+    }
+    let flags = if nonblocking {
+        flags | libc::O_NONBLOCK
+    } else {
+        flags & !libc::O_NONBLOCK
+    };
+    // SAFETY: F_SETFL with an integer argument on a descriptor the caller owns.
+    if unsafe { libc::fcntl(fd, libc::F_SETFL, flags) } < 0 {
+        return Err(Error::last("fcntl(F_SETFL)"));
+    }
+    Ok(())
+}
+
+/// Sets the socket's receive buffer size: `SO_RCVBUFFORCE` when `force` (needs
+/// `CAP_NET_ADMIN`, ignores `net.core.rmem_max`), else `SO_RCVBUF` (capped by `rmem_max`).
+/// Returns the size the kernel reports afterwards (it doubles the request for bookkeeping).
+pub(crate) fn set_recv_buffer_size(fd: RawFd, bytes: u32, force: bool) -> Result<u32> {
+    let (option, call) = if force {
+        (libc::SO_RCVBUFFORCE, "setsockopt(SO_RCVBUFFORCE)")
+    } else {
+        (libc::SO_RCVBUF, "setsockopt(SO_RCVBUF)")
+    };
+    let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    // SAFETY: `value` is a c_int that lives across the call, and its size is passed.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            option,
+            (&value as *const libc::c_int).cast(),
+            size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc < 0 {
+        return Err(Error::last(call));
+    }
+    let mut actual: libc::c_int = 0;
+    let mut len = size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `actual` and `len` are valid for writes and `len` holds `actual`'s size.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&mut actual as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    if rc < 0 {
+        return Err(Error::last("getsockopt(SO_RCVBUF)"));
+    }
+    Ok(u32::try_from(actual).unwrap_or(0))
+}
+
+/// Runs `open` on a short-lived thread that has entered the network namespace `netns`, so that
+/// the netlink socket it creates belongs to that namespace. The calling thread is untouched.
+///
+/// `open` returns the new C handle as an address (raw pointers are not `Send`), 0 for failure
+/// with `errno` set.
+pub(crate) fn open_in_netns(
+    netns: BorrowedFd<'_>,
+    call: &'static str,
+    open: fn() -> usize,
+) -> Result<usize> {
+    let fd = netns.as_raw_fd();
+    let opened = std::thread::scope(|scope| {
+        scope
+            .spawn(move || {
+                // SAFETY: setns only reads the descriptor, which `netns` keeps open for the
+                // scope; it changes the namespace of this thread alone, which ends right after.
+                if unsafe { libc::setns(fd, libc::CLONE_NEWNET) } < 0 {
+                    return Err(Error::last("setns(CLONE_NEWNET)"));
+                }
+                match open() {
+                    0 => Err(Error::last(call)),
+                    handle => Ok(handle),
+                }
+            })
+            .join()
+    });
+    match opened {
+        Ok(result) => result,
+        Err(payload) => std::panic::resume_unwind(payload),
+    }
+}
+
+/// Makes `handle_fd` (a C handle's socket) refer to `socket` instead, as python-netfilterqueue's
+/// `sockfd` does: `dup3` replaces the descriptor in place, so the C handle keeps working with
+/// the adopted socket (created, for example, in another network namespace). `socket` itself is
+/// closed; the handle owns the duplicate.
+pub(crate) fn adopt(handle_fd: RawFd, socket: OwnedFd) -> Result<()> {
+    let fd = socket.as_raw_fd();
+    let int_option = |option| {
+        let mut value: libc::c_int = 0;
+        let mut len = size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: `value` and `len` are valid for writes and `len` holds `value`'s size.
+        let rc = unsafe {
+            libc::getsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                option,
+                (&mut value as *mut libc::c_int).cast(),
+                &mut len,
+            )
+        };
+        if rc < 0 {
+            Err(Error::last("getsockopt"))
+        } else {
+            Ok(value)
+        }
+    };
+    let (domain, protocol) = (int_option(libc::SO_DOMAIN)?, int_option(libc::SO_PROTOCOL)?);
+    if domain != libc::AF_NETLINK || protocol != libc::NETLINK_NETFILTER {
+        return Err(Error::Call {
+            call: "adopt socket",
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("not a NETLINK_NETFILTER socket (domain {domain}, protocol {protocol})"),
+            ),
+        });
+    }
+    // SAFETY: both descriptors are open; dup3 atomically closes `handle_fd` and makes it a
+    // duplicate of `fd`, which the C handle goes on using under the same number.
+    if unsafe { libc::dup3(fd, handle_fd, libc::O_CLOEXEC) } < 0 {
+        return Err(Error::last("dup3"));
+    }
+    Ok(())
+}

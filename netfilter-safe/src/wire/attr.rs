@@ -1,0 +1,336 @@
+//! Netlink attributes: `struct nlattr`, iteration, and typed value readers.
+
+use std::borrow::Cow;
+
+use super::error::{Part, Space, WireError};
+use super::netlink::{Writer, align, ne_u16};
+
+/// Size of `struct nlattr` (`NLA_HDRLEN`).
+pub const NLA_HDRLEN: usize = core::mem::size_of::<netfilter_queue_sys::nlattr>();
+
+/// The largest attribute value a 16-bit `nla_len` can describe.
+pub const NLA_MAX_VALUE: usize = u16::MAX as usize - NLA_HDRLEN;
+
+/// Flag bit in `nla_type`: the value is a list of attributes (`NLA_F_NESTED`).
+pub const NLA_F_NESTED: u16 = libc::NLA_F_NESTED as u16;
+/// Flag bit in `nla_type`: the value is in network byte order (`NLA_F_NET_BYTEORDER`).
+pub const NLA_F_NET_BYTEORDER: u16 = libc::NLA_F_NET_BYTEORDER as u16;
+/// Mask of the type bits in `nla_type` (`NLA_TYPE_MASK`).
+pub const NLA_TYPE_MASK: u16 = libc::NLA_TYPE_MASK as u16;
+
+/// A checked view of one attribute: its header was read and its length fits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attr<'a> {
+    raw_type: u16,
+    value: &'a [u8],
+}
+
+impl<'a> Attr<'a> {
+    /// The attribute type with the flag bits masked off.
+    #[must_use]
+    pub fn kind(&self) -> u16 {
+        self.raw_type & NLA_TYPE_MASK
+    }
+
+    /// `nla_type` as on the wire, flag bits included.
+    #[must_use]
+    pub fn raw_type(&self) -> u16 {
+        self.raw_type
+    }
+
+    /// Whether `NLA_F_NESTED` is set.
+    #[must_use]
+    pub fn is_nested(&self) -> bool {
+        self.raw_type & NLA_F_NESTED != 0
+    }
+
+    /// Whether `NLA_F_NET_BYTEORDER` is set.
+    #[must_use]
+    pub fn is_net_byteorder(&self) -> bool {
+        self.raw_type & NLA_F_NET_BYTEORDER != 0
+    }
+
+    /// The value: `nla_len - 4` bytes, padding excluded.
+    #[must_use]
+    pub fn value(&self) -> &'a [u8] {
+        self.value
+    }
+
+    /// The attributes nested in this one's value.
+    #[must_use]
+    pub fn nested(&self) -> AttrIter<'a> {
+        AttrIter::new(self.value)
+    }
+
+    /// An owned-or-borrowed raw copy, for attributes a parser keeps as they are.
+    #[must_use]
+    pub fn to_raw(&self) -> RawAttr<'a> {
+        RawAttr {
+            raw_type: self.raw_type,
+            value: Cow::Borrowed(self.value),
+        }
+    }
+}
+
+/// Iterates over the attributes in a buffer (the rest of a message after its fixed headers, or
+/// the value of a nested attribute).
+///
+/// An attribute may end the buffer without its padding. A header cut short, an `nla_len` below
+/// 4 (zero included) or past the end is returned once as an error and ends the iteration.
+#[derive(Debug, Clone)]
+pub struct AttrIter<'a> {
+    rest: &'a [u8],
+    failed: bool,
+}
+
+impl<'a> AttrIter<'a> {
+    /// Iterates over the attributes in `buf`.
+    #[must_use]
+    pub fn new(buf: &'a [u8]) -> Self {
+        AttrIter {
+            rest: buf,
+            failed: false,
+        }
+    }
+}
+
+impl<'a> Iterator for AttrIter<'a> {
+    type Item = Result<Attr<'a>, WireError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed || self.rest.is_empty() {
+            return None;
+        }
+        let r = self.rest;
+        let attr = (|| {
+            if r.len() < NLA_HDRLEN {
+                return Err(WireError::Truncated {
+                    part: Part::AttributeHeader,
+                    needed: NLA_HDRLEN,
+                    got: r.len(),
+                });
+            }
+            let len = usize::from(ne_u16(r, 0));
+            let raw_type = ne_u16(r, 2);
+            let bad = WireError::BadLength {
+                part: Part::Attribute,
+                len,
+                min: NLA_HDRLEN,
+                available: r.len(),
+            };
+            if len < NLA_HDRLEN {
+                return Err(bad);
+            }
+            let value = r.get(NLA_HDRLEN..len).ok_or(bad)?;
+            Ok((Attr { raw_type, value }, align(len).min(r.len())))
+        })();
+        match attr {
+            Ok((a, step)) => {
+                self.rest = r.get(step..).unwrap_or_default();
+                Some(Ok(a))
+            }
+            Err(e) => {
+                self.failed = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+impl core::iter::FusedIterator for AttrIter<'_> {}
+
+/// An attribute kept as it came: the raw `nla_type` (flags included, so it is re-emitted
+/// exactly) and the value. Parsers keep attributes they do not know this way, so attributes of
+/// newer kernels stay reachable.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RawAttr<'a> {
+    /// `nla_type` as on the wire, flags included.
+    pub raw_type: u16,
+    /// The value, padding excluded.
+    pub value: Cow<'a, [u8]>,
+}
+
+impl RawAttr<'_> {
+    /// The attribute type with the flag bits masked off.
+    #[must_use]
+    pub fn kind(&self) -> u16 {
+        self.raw_type & NLA_TYPE_MASK
+    }
+
+    /// A copy that owns its value.
+    #[must_use]
+    pub fn into_owned(self) -> RawAttr<'static> {
+        RawAttr {
+            raw_type: self.raw_type,
+            value: Cow::Owned(self.value.into_owned()),
+        }
+    }
+
+    pub(crate) fn write(&self, w: &mut Writer<'_>) {
+        w.attr(self.raw_type, &self.value);
+    }
+}
+
+/// `VLAN` nest contents (`NFQA_VLAN` / `NFULA_VLAN`): the tag of a packet whose VLAN header
+/// was taken out by the driver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Vlan {
+    /// `*_VLAN_PROTO`: the tag protocol (0x8100 or 0x88a8), host order here.
+    pub proto: u16,
+    /// `*_VLAN_TCI`: priority, DEI and VLAN id, host order here.
+    pub tci: u16,
+}
+
+impl Vlan {
+    /// Parses the members of a VLAN nest. Unknown members are ignored; both known ones are
+    /// required, as the kernel requires them in verdicts.
+    pub(crate) fn parse(
+        attr: &Attr<'_>,
+        space: Space,
+        proto_kind: u16,
+        tci_kind: u16,
+    ) -> Result<Self, WireError> {
+        let mut proto = None;
+        let mut tci = None;
+        for a in attr.nested() {
+            let a = a?;
+            if a.kind() == proto_kind {
+                proto = Some(be16(space, &a)?);
+            } else if a.kind() == tci_kind {
+                tci = Some(be16(space, &a)?);
+            }
+        }
+        match (proto, tci) {
+            (Some(proto), Some(tci)) => Ok(Vlan { proto, tci }),
+            (None, _) => Err(WireError::MissingAttribute {
+                space,
+                kind: proto_kind,
+            }),
+            (_, None) => Err(WireError::MissingAttribute {
+                space,
+                kind: tci_kind,
+            }),
+        }
+    }
+
+    /// Writes the nest as the kernel does: `NLA_F_NESTED`, TCI first, then PROTO.
+    pub(crate) fn write(&self, w: &mut Writer<'_>, outer: u16, proto_kind: u16, tci_kind: u16) {
+        w.nest(outer | NLA_F_NESTED, |w| {
+            w.attr_u16(tci_kind, self.tci);
+            w.attr_u16(proto_kind, self.proto);
+        });
+    }
+}
+
+/// `struct nfqnl_msg_packet_timestamp` / `nfulnl_msg_packet_timestamp`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Timestamp {
+    /// Seconds since the epoch.
+    pub sec: u64,
+    /// Microseconds.
+    pub usec: u64,
+}
+
+/// `struct nfqnl_msg_packet_hw` / `nfulnl_msg_packet_hw`: a hardware (link-layer source)
+/// address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct HwAddr {
+    /// `hw_addrlen`: how many bytes of `addr` are the address.
+    pub len: u16,
+    /// `hw_addr`: the address, zero-filled after `len` bytes.
+    pub addr: [u8; 8],
+}
+
+impl HwAddr {
+    /// An address from its bytes (at most 8; more are cut).
+    #[must_use]
+    pub fn new(bytes: &[u8]) -> Self {
+        let mut addr = [0u8; 8];
+        let n = bytes.len().min(8);
+        if let (Some(d), Some(s)) = (addr.get_mut(..n), bytes.get(..n)) {
+            d.copy_from_slice(s);
+        }
+        HwAddr {
+            len: n as u16,
+            addr,
+        }
+    }
+
+    /// The address: the first `len` bytes (at most 8).
+    #[must_use]
+    pub fn as_slice(&self) -> &[u8] {
+        let n = usize::from(self.len).min(self.addr.len());
+        self.addr.get(..n).unwrap_or_default()
+    }
+}
+
+pub(crate) fn exact<'a, const N: usize>(
+    space: Space,
+    a: &Attr<'a>,
+) -> Result<&'a [u8; N], WireError> {
+    <&[u8; N]>::try_from(a.value()).map_err(|_| WireError::BadAttribute {
+        space,
+        kind: a.kind(),
+        len: a.value().len(),
+    })
+}
+
+pub(crate) fn be32(space: Space, a: &Attr<'_>) -> Result<u32, WireError> {
+    exact::<4>(space, a).map(|b| u32::from_be_bytes(*b))
+}
+
+pub(crate) fn be16(space: Space, a: &Attr<'_>) -> Result<u16, WireError> {
+    exact::<2>(space, a).map(|b| u16::from_be_bytes(*b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iterates_padded_and_unpadded_attributes() {
+        // [len 5, type 1 | NESTED, 1 byte, 3 pad] [len 6, type 2, 2 bytes, no padding at the end]
+        let mut b = vec![5, 0, 1, 0x80, 0xaa, 0, 0, 0];
+        b[0..2].copy_from_slice(&5u16.to_ne_bytes());
+        b[2..4].copy_from_slice(&(1u16 | NLA_F_NESTED).to_ne_bytes());
+        b.extend_from_slice(&6u16.to_ne_bytes());
+        b.extend_from_slice(&2u16.to_ne_bytes());
+        b.extend_from_slice(&[0xbb, 0xcc]);
+        let attrs: Vec<_> = AttrIter::new(&b).collect::<Result<_, _>>().expect("valid");
+        assert_eq!(attrs.len(), 2);
+        assert_eq!(
+            (attrs[0].kind(), attrs[0].is_nested(), attrs[0].value()),
+            (1, true, &[0xaa][..])
+        );
+        assert_eq!(
+            (attrs[1].kind(), attrs[1].is_nested(), attrs[1].value()),
+            (2, false, &[0xbb, 0xcc][..])
+        );
+    }
+
+    #[test]
+    fn zero_length_attribute_is_an_error_and_ends_iteration() {
+        let b = [0u8, 0, 1, 0, 9, 9, 9, 9];
+        let mut it = AttrIter::new(&b);
+        assert_eq!(
+            it.next(),
+            Some(Err(WireError::BadLength {
+                part: Part::Attribute,
+                len: 0,
+                min: 4,
+                available: 8
+            }))
+        );
+        assert_eq!(it.next(), None);
+    }
+
+    #[test]
+    fn hwaddr_slice_is_bounded() {
+        let hw = HwAddr {
+            len: 200,
+            addr: [1; 8],
+        };
+        assert_eq!(hw.as_slice().len(), 8);
+        assert_eq!(HwAddr::new(&[1, 2, 3]).as_slice(), &[1, 2, 3]);
+    }
+}

@@ -1,0 +1,265 @@
+//! Netlink control messages and the classification of every message in a datagram.
+
+use core::mem::size_of;
+use std::borrow::Cow;
+
+use super::error::{Part, WireError};
+use super::log::{LogConfig, LogPacket};
+use super::netlink::{
+    Emit, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLMSG_NOOP, NLMSG_OVERRUN, NfGenMsg, NlMsg,
+    NlMsgHeader, NlMsgIter, Writer, align, counted, emitted,
+};
+use super::queue::{BatchVerdict, QueueConfig, QueuePacket, Verdict};
+
+/// A netlink control message without an error code: `NLMSG_NOOP`, `NLMSG_DONE`,
+/// `NLMSG_OVERRUN`, or another type below `NLMSG_MIN_TYPE`, with its payload kept raw.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct ControlMsg<'a> {
+    /// `nlmsg_type`.
+    pub msg_type: u16,
+    /// `nlmsg_flags`.
+    pub flags: u16,
+    /// `nlmsg_seq`.
+    pub seq: u32,
+    /// `nlmsg_pid`.
+    pub pid: u32,
+    /// What follows the netlink header.
+    pub payload: Cow<'a, [u8]>,
+}
+
+impl<'a> ControlMsg<'a> {
+    /// An `NLMSG_NOOP` with no payload.
+    #[must_use]
+    pub fn noop() -> Self {
+        ControlMsg {
+            msg_type: NLMSG_NOOP,
+            ..Default::default()
+        }
+    }
+
+    /// An `NLMSG_DONE` with no payload.
+    #[must_use]
+    pub fn done() -> Self {
+        ControlMsg {
+            msg_type: NLMSG_DONE,
+            ..Default::default()
+        }
+    }
+
+    /// The `NLMSG_DONE` that `nfnetlink_log` appends to a datagram of more than one packet
+    /// message: an `nfgenmsg` of family `AF_UNSPEC`, version 0, and the group number.
+    #[must_use]
+    pub fn log_batch_done(group: u16) -> Self {
+        let nfgen = NfGenMsg {
+            family: libc::AF_UNSPEC as u8,
+            version: 0,
+            res_id: group,
+        };
+        ControlMsg {
+            msg_type: NLMSG_DONE,
+            payload: Cow::Owned(nfgen.to_bytes().to_vec()),
+            ..Default::default()
+        }
+    }
+
+    /// The payload read as an `nfgenmsg`, when it is long enough for one.
+    #[must_use]
+    pub fn nfgen(&self) -> Option<NfGenMsg> {
+        NfGenMsg::parse(&self.payload).ok()
+    }
+
+    fn from_msg(msg: &NlMsg<'a>) -> Self {
+        let h = msg.header();
+        ControlMsg {
+            msg_type: h.msg_type,
+            flags: h.flags,
+            seq: h.seq,
+            pid: h.pid,
+            payload: Cow::Borrowed(msg.payload()),
+        }
+    }
+
+    fn write(&self, w: &mut Writer<'_>) {
+        w.message(self.msg_type, self.flags, self.seq, self.pid, |w| {
+            w.bytes(&self.payload)
+        });
+    }
+}
+
+impl Emit for ControlMsg<'_> {
+    fn buffer_len(&self) -> usize {
+        counted(|w| self.write(w))
+    }
+
+    fn emit(&self, out: &mut Vec<u8>) -> Result<(), WireError> {
+        emitted(out, |w| self.write(w))
+    }
+}
+
+/// An `NLMSG_ERROR` message: an error code (0 for an acknowledgement) and the header of the
+/// message it answers.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct NlError<'a> {
+    /// `nlmsg_flags` (`NLM_F_CAPPED`, `NLM_F_ACK_TLVS`).
+    pub flags: u16,
+    /// `nlmsg_seq`.
+    pub seq: u32,
+    /// `nlmsg_pid`.
+    pub pid: u32,
+    /// `nlmsgerr.error`: 0 or a negative errno.
+    pub error: i32,
+    /// `nlmsgerr.msg`: the header of the message that caused it, when present.
+    pub original: Option<NlMsgHeader>,
+    /// What follows (the original payload, extended-ack attributes), raw.
+    pub rest: Cow<'a, [u8]>,
+}
+
+impl<'a> NlError<'a> {
+    /// Parses an `NLMSG_ERROR` message.
+    ///
+    /// # Errors
+    /// [`WireError::UnexpectedMessage`] for another type, [`WireError::Truncated`] when the
+    /// payload is shorter than the 4-byte error code.
+    pub fn parse(msg: &NlMsg<'a>) -> Result<Self, WireError> {
+        let h = msg.header();
+        if h.msg_type != NLMSG_ERROR {
+            return Err(WireError::UnexpectedMessage {
+                found: h.msg_type,
+                expected: NLMSG_ERROR,
+            });
+        }
+        let p = msg.payload();
+        let code = p.get(..size_of::<i32>()).ok_or(WireError::Truncated {
+            part: Part::ErrorPayload,
+            needed: size_of::<i32>(),
+            got: p.len(),
+        })?;
+        let mut e = [0u8; 4];
+        e.copy_from_slice(code);
+        let after = p.get(4..).unwrap_or_default();
+        let (original, rest) = match NlMsgHeader::parse(after) {
+            Ok(hdr) => (Some(hdr), after.get(NLMSG_HDRLEN..).unwrap_or_default()),
+            Err(_) => (None, after),
+        };
+        Ok(NlError {
+            flags: h.flags,
+            seq: h.seq,
+            pid: h.pid,
+            error: i32::from_ne_bytes(e),
+            original,
+            rest: Cow::Borrowed(rest),
+        })
+    }
+
+    fn write(&self, w: &mut Writer<'_>) {
+        w.message(NLMSG_ERROR, self.flags, self.seq, self.pid, |w| {
+            w.bytes(&self.error.to_ne_bytes());
+            if let Some(o) = &self.original {
+                w.bytes(&o.to_bytes());
+            }
+            w.bytes(&self.rest);
+        });
+    }
+}
+
+impl Emit for NlError<'_> {
+    fn buffer_len(&self) -> usize {
+        counted(|w| self.write(w))
+    }
+
+    fn emit(&self, out: &mut Vec<u8>) -> Result<(), WireError> {
+        emitted(out, |w| self.write(w))
+    }
+}
+
+/// Any message of an NFQUEUE or NFLOG conversation, parsed by its `nlmsg_type`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Message<'a> {
+    /// `NFQNL_MSG_PACKET`, kernel to program.
+    QueuePacket(QueuePacket<'a>),
+    /// `NFQNL_MSG_VERDICT`, program to kernel.
+    Verdict(Verdict<'a>),
+    /// `NFQNL_MSG_VERDICT_BATCH`, program to kernel.
+    BatchVerdict(BatchVerdict<'a>),
+    /// `NFQNL_MSG_CONFIG`, program to kernel.
+    QueueConfig(QueueConfig<'a>),
+    /// `NFULNL_MSG_PACKET`, kernel to program.
+    LogPacket(LogPacket<'a>),
+    /// `NFULNL_MSG_CONFIG`, program to kernel.
+    LogConfig(LogConfig<'a>),
+    /// `NLMSG_ERROR`: an error or an acknowledgement.
+    Error(NlError<'a>),
+    /// `NLMSG_NOOP`.
+    Noop(ControlMsg<'a>),
+    /// `NLMSG_DONE` (after a batch of log messages).
+    Done(ControlMsg<'a>),
+    /// `NLMSG_OVERRUN`.
+    Overrun(ControlMsg<'a>),
+    /// Any other type (another subsystem, an unknown message), unparsed.
+    Other(NlMsg<'a>),
+}
+
+impl<'a> Message<'a> {
+    /// Parses one message by its type.
+    ///
+    /// # Errors
+    /// Those of the typed parser for that type.
+    pub fn parse(msg: &NlMsg<'a>) -> Result<Self, WireError> {
+        Ok(match msg.header().msg_type {
+            NLMSG_NOOP => Message::Noop(ControlMsg::from_msg(msg)),
+            NLMSG_DONE => Message::Done(ControlMsg::from_msg(msg)),
+            NLMSG_OVERRUN => Message::Overrun(ControlMsg::from_msg(msg)),
+            NLMSG_ERROR => Message::Error(NlError::parse(msg)?),
+            QueuePacket::MSG_TYPE => Message::QueuePacket(QueuePacket::parse(msg)?),
+            Verdict::MSG_TYPE => Message::Verdict(Verdict::parse(msg)?),
+            BatchVerdict::MSG_TYPE => Message::BatchVerdict(BatchVerdict::parse(msg)?),
+            QueueConfig::MSG_TYPE => Message::QueueConfig(QueueConfig::parse(msg)?),
+            LogPacket::MSG_TYPE => Message::LogPacket(LogPacket::parse(msg)?),
+            LogConfig::MSG_TYPE => Message::LogConfig(LogConfig::parse(msg)?),
+            _ => Message::Other(*msg),
+        })
+    }
+}
+
+/// Iterates over the parsed messages of a datagram.
+///
+/// A framing error (see [`NlMsgIter`]) is returned once and ends the iteration. An error
+/// inside one message (a bad attribute) is returned for that message only, and the following
+/// messages are still parsed: a malformed message never hides the packets after it.
+#[derive(Debug, Clone)]
+pub struct Messages<'a> {
+    inner: NlMsgIter<'a>,
+}
+
+impl<'a> Messages<'a> {
+    /// Iterates over the messages of `datagram`.
+    #[must_use]
+    pub fn new(datagram: &'a [u8]) -> Self {
+        Messages {
+            inner: NlMsgIter::new(datagram),
+        }
+    }
+}
+
+impl<'a> Iterator for Messages<'a> {
+    type Item = Result<Message<'a>, WireError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.inner
+            .next()
+            .map(|m| m.and_then(|m| Message::parse(&m)))
+    }
+}
+
+impl core::iter::FusedIterator for Messages<'_> {}
+
+/// Appends `msg` to the datagram in `out`, first padding `out` with zeros to the netlink
+/// alignment, as consecutive messages are laid out (`NLMSG_ALIGN`).
+///
+/// # Errors
+/// As [`Emit::emit`].
+pub fn push_message(out: &mut Vec<u8>, msg: &dyn Emit) -> Result<(), WireError> {
+    out.resize(align(out.len()), 0);
+    msg.emit(out)
+}
