@@ -51,7 +51,7 @@ use std::cell::{Cell, OnceCell};
 use std::ffi::{c_char, c_int, c_void};
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{BorrowedFd, RawFd};
 use std::ptr::NonNull;
 use std::time::SystemTime;
 
@@ -184,18 +184,6 @@ impl QueueHandle {
             .ok_or_else(|| Error::last("nfq_open"))
     }
 
-    /// Opens a handle that uses `socket`, an existing `NETLINK_NETFILTER` socket, for
-    /// example one created inside another network namespace and passed over a Unix socket
-    /// (python-netfilterqueue's `sockfd`). The handle takes the socket over.
-    ///
-    /// # Errors
-    /// [`Error::Call`] when `socket` is not a `NETLINK_NETFILTER` socket or cannot be adopted.
-    pub fn open_with_socket(socket: std::os::fd::OwnedFd) -> Result<QueueHandle> {
-        let handle = Self::open()?;
-        socket::adopt(handle.fd(), socket)?;
-        Ok(handle)
-    }
-
     /// Takes ownership of a handle made by the C library.
     ///
     /// # Safety
@@ -290,36 +278,6 @@ impl QueueHandle {
         unsafe { sys::nfq_fd(self.raw.as_ptr()) }
     }
 
-    /// Receives one datagram into `buf` (a blocking `recv` unless the socket was made
-    /// non-blocking), retrying on `EINTR`.
-    ///
-    /// # Errors
-    /// [`Error::Overrun`] when the kernel dropped packets because the receive buffer was full
-    /// (not fatal: call again); [`Error::Truncated`] when the datagram was larger than `buf`
-    /// (size it for the copy range plus about 4 KiB of headers); [`Error::Call`] with `EAGAIN`
-    /// when non-blocking and nothing is waiting.
-    pub fn recv(&self, buf: &mut [u8]) -> Result<usize> {
-        socket::recv(self.fd(), buf)
-    }
-
-    /// Switches the socket between blocking and non-blocking receives.
-    ///
-    /// # Errors
-    /// [`Error::Call`] when `fcntl` fails.
-    pub fn set_nonblocking(&self, nonblocking: bool) -> Result<()> {
-        socket::set_nonblocking(self.fd(), nonblocking)
-    }
-
-    /// Sets the socket's receive buffer (`SO_RCVBUF`, or with `force` `SO_RCVBUFFORCE`, which
-    /// needs `CAP_NET_ADMIN` and ignores `net.core.rmem_max`). Returns the size the kernel
-    /// reports afterwards.
-    ///
-    /// # Errors
-    /// [`Error::NotPermitted`] for `force` without the capability.
-    pub fn set_recv_buffer_size(&self, bytes: u32, force: bool) -> Result<u32> {
-        socket::set_recv_buffer_size(self.fd(), bytes, force)
-    }
-
     /// Dispatches a received datagram to the callbacks of this handle's queues, one message at
     /// a time (`nfq_handle_packet` per message). Returns the number of packet messages
     /// dispatched.
@@ -360,24 +318,13 @@ impl QueueHandle {
     }
 }
 
+crate::socket::socket_methods!(QueueHandle);
+
 impl Drop for QueueHandle {
     fn drop(&mut self) {
         // SAFETY: `raw` is live and closed exactly once; queues borrow the handle, so none is
         // left.
         unsafe { sys::nfq_close(self.raw.as_ptr()) };
-    }
-}
-
-impl AsFd for QueueHandle {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        // SAFETY: the descriptor stays open as long as the handle, which the borrow ties to.
-        unsafe { BorrowedFd::borrow_raw(self.fd()) }
-    }
-}
-
-impl AsRawFd for QueueHandle {
-    fn as_raw_fd(&self) -> RawFd {
-        self.fd()
     }
 }
 

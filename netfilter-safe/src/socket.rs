@@ -1,5 +1,74 @@
 //! What queue and log handles share about their netlink socket.
 
+/// The socket methods that [`QueueHandle`](crate::queue::QueueHandle) and
+/// [`LogHandle`](crate::log::LogHandle) share, for a handle type with `fn open()` and
+/// `fn fd(&self) -> RawFd`.
+macro_rules! socket_methods {
+    ($handle:ident) => {
+        impl $handle {
+            /// Opens a handle that uses `socket`, an existing `NETLINK_NETFILTER` socket, for
+            /// example one created inside another network namespace and passed over a Unix
+            /// socket (python-netfilterqueue's `sockfd`). The handle takes the socket over.
+            ///
+            /// # Errors
+            /// [`Error::Call`] when `socket` is not a `NETLINK_NETFILTER` socket or cannot be
+            /// adopted.
+            pub fn open_with_socket(socket: std::os::fd::OwnedFd) -> Result<$handle> {
+                let handle = Self::open()?;
+                crate::socket::adopt(handle.fd(), socket)?;
+                Ok(handle)
+            }
+
+            /// Receives one datagram into `buf` (a blocking `recv` unless the socket was made
+            /// non-blocking), retrying on `EINTR`.
+            ///
+            /// # Errors
+            /// [`Error::Overrun`] when the kernel dropped messages because the receive buffer
+            /// was full (not fatal: call again); [`Error::Truncated`] when the datagram was
+            /// larger than `buf` (size it for the copy range plus about 4 KiB of headers);
+            /// an error for which [`Error::is_would_block`] holds when the socket is
+            /// non-blocking and nothing is waiting.
+            pub fn recv(&self, buf: &mut [u8]) -> Result<usize> {
+                crate::socket::recv(self.fd(), buf)
+            }
+
+            /// Switches the socket between blocking and non-blocking receives.
+            ///
+            /// # Errors
+            /// [`Error::Call`] when `fcntl` fails.
+            pub fn set_nonblocking(&self, nonblocking: bool) -> Result<()> {
+                crate::socket::set_nonblocking(self.fd(), nonblocking)
+            }
+
+            /// Sets the socket's receive buffer (`SO_RCVBUF`, or with `force`
+            /// `SO_RCVBUFFORCE`, which needs `CAP_NET_ADMIN` and ignores
+            /// `net.core.rmem_max`). Returns the size the kernel reports afterwards (twice the
+            /// request: it counts its bookkeeping).
+            ///
+            /// # Errors
+            /// [`Error::NotPermitted`] for `force` without the capability.
+            pub fn set_recv_buffer_size(&self, bytes: u32, force: bool) -> Result<u32> {
+                crate::socket::set_recv_buffer_size(self.fd(), bytes, force)
+            }
+        }
+
+        impl std::os::fd::AsFd for $handle {
+            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+                // SAFETY: the descriptor stays open as long as the handle, which the borrow
+                // ties to.
+                unsafe { std::os::fd::BorrowedFd::borrow_raw(self.fd()) }
+            }
+        }
+
+        impl std::os::fd::AsRawFd for $handle {
+            fn as_raw_fd(&self) -> std::os::fd::RawFd {
+                self.fd()
+            }
+        }
+    };
+}
+pub(crate) use socket_methods;
+
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use crate::error::{Error, Result};
