@@ -91,6 +91,7 @@ mod iftable;
 pub mod log;
 pub mod queue;
 mod socket;
+pub mod transport;
 mod types;
 mod view;
 mod xml;

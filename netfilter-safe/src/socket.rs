@@ -69,39 +69,109 @@ macro_rules! socket_methods {
 }
 pub(crate) use socket_methods;
 
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use crate::error::{Error, Result};
+
+/// Receives one datagram into `buf` with `flags` added to `MSG_TRUNC`, retrying on `EINTR`,
+/// and returns its full length (larger than `buf.len()` when it was cut).
+pub(crate) fn recv_raw(fd: RawFd, buf: &mut [u8], flags: libc::c_int) -> std::io::Result<usize> {
+    loop {
+        // SAFETY: `buf` is valid for writes of `buf.len()` bytes for the duration of the call.
+        let n = unsafe {
+            libc::recv(
+                fd,
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                libc::MSG_TRUNC | flags,
+            )
+        };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let err = std::io::Error::last_os_error();
+        if err.kind() != std::io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+}
 
 /// Receives one datagram into `buf`, retrying on `EINTR`.
 ///
 /// `MSG_TRUNC` makes the kernel report a datagram's real length, so a buffer that was too small
 /// is an error ([`Error::Truncated`]) instead of a silently cut message.
 pub(crate) fn recv(fd: RawFd, buf: &mut [u8]) -> Result<usize> {
+    match recv_raw(fd, buf, 0) {
+        Ok(n) if n > buf.len() => Err(Error::Truncated {
+            needed: n,
+            got: buf.len(),
+        }),
+        Ok(n) => Ok(n),
+        // Non-blocking and nothing waiting: not the conntrack "try again" of
+        // `Error::from_errno`, just an empty socket.
+        Err(err) if err.raw_os_error() == Some(libc::EAGAIN) => Err(Error::Call {
+            call: "recv",
+            source: err,
+        }),
+        Err(err) => Err(Error::from_errno("recv", err)),
+    }
+}
+
+/// Waits at most `timeout` (forever with `None`) for `fd` to become readable, retrying on
+/// `EINTR` with the time left.
+pub(crate) fn wait_readable(
+    fd: RawFd,
+    timeout: Option<std::time::Duration>,
+) -> std::io::Result<bool> {
+    let deadline = timeout.map(|t| std::time::Instant::now() + t);
     loop {
-        // SAFETY: `buf` is valid for writes of `buf.len()` bytes for the duration of the call.
-        let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_TRUNC) };
-        if n < 0 {
-            let err = std::io::Error::last_os_error();
-            return Err(match err.raw_os_error() {
-                Some(libc::EINTR) => continue,
-                // Non-blocking and nothing waiting: not the conntrack "try again" of
-                // `Error::from_errno`, just an empty socket.
-                Some(libc::EAGAIN) => Error::Call {
-                    call: "recv",
-                    source: err,
-                },
-                _ => Error::from_errno("recv", err),
-            });
+        let ms = match deadline {
+            None => -1,
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                // Round up so that a sub-millisecond wait does not spin.
+                i32::try_from(left.as_micros().div_ceil(1000)).unwrap_or(i32::MAX)
+            }
+        };
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: `pfd` is one valid pollfd for the duration of the call.
+        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
+        if n >= 0 {
+            return Ok(n > 0);
         }
-        let n = n as usize;
-        if n > buf.len() {
-            return Err(Error::Truncated {
-                needed: n,
-                got: buf.len(),
-            });
+        let err = std::io::Error::last_os_error();
+        if err.kind() != std::io::ErrorKind::Interrupted {
+            return Err(err);
         }
-        return Ok(n);
+    }
+}
+
+/// Sets an integer socket option.
+pub(crate) fn set_int_option(
+    fd: RawFd,
+    level: libc::c_int,
+    option: libc::c_int,
+    value: libc::c_int,
+    call: &'static str,
+) -> Result<()> {
+    // SAFETY: `value` is a c_int that lives across the call, and its size is passed.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            option,
+            (&value as *const libc::c_int).cast(),
+            size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc < 0 {
+        Err(Error::last(call))
+    } else {
+        Ok(())
     }
 }
 
@@ -134,19 +204,7 @@ pub(crate) fn set_recv_buffer_size(fd: RawFd, bytes: u32, force: bool) -> Result
         (libc::SO_RCVBUF, "setsockopt(SO_RCVBUF)")
     };
     let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
-    // SAFETY: `value` is a c_int that lives across the call, and its size is passed.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            option,
-            (&value as *const libc::c_int).cast(),
-            size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc < 0 {
-        return Err(Error::last(call));
-    }
+    set_int_option(fd, libc::SOL_SOCKET, option, value, call)?;
     let mut actual: libc::c_int = 0;
     let mut len = size_of::<libc::c_int>() as libc::socklen_t;
     // SAFETY: `actual` and `len` are valid for writes and `len` holds `actual`'s size.
@@ -202,6 +260,18 @@ pub(crate) fn open_in_netns(
 /// the adopted socket (created, for example, in another network namespace). `socket` itself is
 /// closed; the handle owns the duplicate.
 pub(crate) fn adopt(handle_fd: RawFd, socket: OwnedFd) -> Result<()> {
+    check_netfilter_socket(socket.as_fd())?;
+    let fd = socket.as_raw_fd();
+    // SAFETY: both descriptors are open; dup3 atomically closes `handle_fd` and makes it a
+    // duplicate of `fd`, which the C handle goes on using under the same number.
+    if unsafe { libc::dup3(fd, handle_fd, libc::O_CLOEXEC) } < 0 {
+        return Err(Error::last("dup3"));
+    }
+    Ok(())
+}
+
+/// Fails unless `socket` is a `NETLINK_NETFILTER` socket.
+pub(crate) fn check_netfilter_socket(socket: BorrowedFd<'_>) -> Result<()> {
     let fd = socket.as_raw_fd();
     let int_option = |option| {
         let mut value: libc::c_int = 0;
@@ -231,11 +301,6 @@ pub(crate) fn adopt(handle_fd: RawFd, socket: OwnedFd) -> Result<()> {
                 format!("not a NETLINK_NETFILTER socket (domain {domain}, protocol {protocol})"),
             ),
         });
-    }
-    // SAFETY: both descriptors are open; dup3 atomically closes `handle_fd` and makes it a
-    // duplicate of `fd`, which the C handle goes on using under the same number.
-    if unsafe { libc::dup3(fd, handle_fd, libc::O_CLOEXEC) } < 0 {
-        return Err(Error::last("dup3"));
     }
     Ok(())
 }

@@ -116,7 +116,8 @@ pub enum CopyMode {
 }
 
 impl CopyMode {
-    pub(crate) fn raw(self) -> u8 {
+    /// The value the kernel uses (`NFQNL_COPY_*`, `NFULNL_COPY_*`).
+    pub fn raw(self) -> u8 {
         (match self {
             CopyMode::None => qsys::NFQNL_COPY_NONE,
             CopyMode::Meta => qsys::NFQNL_COPY_META,

@@ -53,6 +53,7 @@
 pub mod synth;
 
 pub mod error;
+pub mod fake;
 pub mod guard;
 mod macros;
 pub mod probe;
@@ -66,5 +67,6 @@ pub mod traffic;
 pub mod vectors;
 
 pub use error::Error;
+pub use fake::{FakeKernel, FakeTransport};
 pub use sandbox::{Sandbox, sweep_stale};
 pub use topology::{Routed, TwoHosts};

@@ -1,0 +1,274 @@
+//! The connection to the kernel that queues and log groups share: a [`Transport`], the
+//! request/acknowledge exchange of configuration messages, and where the socket comes from.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::fs::File;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use netfilter_safe::transport::{NetlinkSocket, Transport};
+use netfilter_safe::wire::{self, Emit, NLMSG_ERROR, NlError, NlMsgIter};
+
+use crate::error::{Error, Result};
+
+/// How long a configuration request waits for the kernel's answer.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// `NLM_F_REQUEST | NLM_F_ACK`.
+pub(crate) const REQUEST_ACK: u16 = (libc::NLM_F_REQUEST | libc::NLM_F_ACK) as u16;
+
+/// Where the netlink socket lives.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub enum Namespace {
+    /// The calling thread's network namespace.
+    #[default]
+    Current,
+    /// The network namespace of this open descriptor (`/run/netns/NAME`,
+    /// `/proc/PID/ns/net`).
+    Fd(OwnedFd),
+    /// The network namespace at this path (`/run/netns/NAME`, `/proc/PID/ns/net`).
+    Path(PathBuf),
+}
+
+impl Namespace {
+    /// A namespace by path: `/run/netns/NAME` (as `ip netns add` makes) or
+    /// `/proc/PID/ns/net`.
+    pub fn path(path: impl AsRef<Path>) -> Namespace {
+        Namespace::Path(path.as_ref().to_path_buf())
+    }
+
+    /// Opens a netlink socket there.
+    pub(crate) fn open_socket(&self) -> Result<NetlinkSocket> {
+        let socket = match self {
+            Namespace::Current => NetlinkSocket::open(),
+            Namespace::Fd(fd) => NetlinkSocket::open_in_netns(fd.as_fd()),
+            Namespace::Path(path) => {
+                let file = File::open(path).map_err(|source| Error::Io {
+                    call: "open network namespace",
+                    source,
+                })?;
+                NetlinkSocket::open_in_netns(file.as_fd())
+            }
+        };
+        Ok(socket?)
+    }
+}
+
+/// The transport plus what the request/answer exchange needs.
+pub(crate) struct Conn {
+    transport: Box<dyn Transport>,
+    seq: AtomicU32,
+}
+
+impl fmt::Debug for Conn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Conn")
+            .field("transport", &self.transport)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Conn {
+    pub(crate) fn new(transport: Box<dyn Transport>) -> Conn {
+        Conn {
+            transport,
+            seq: AtomicU32::new(1),
+        }
+    }
+
+    pub(crate) fn transport(&self) -> &dyn Transport {
+        &*self.transport
+    }
+
+    /// Sends `datagram`.
+    pub(crate) fn send(&self, datagram: &[u8]) -> Result<()> {
+        self.transport
+            .send(datagram)
+            .map_err(|source| Error::io("send", source))
+    }
+
+    /// A fresh sequence number for a request.
+    pub(crate) fn next_seq(&self) -> u32 {
+        self.seq.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Sends `message` (built with `REQUEST_ACK` and `seq`) and waits for the kernel's answer.
+    /// Datagrams that arrive meanwhile (packets) are appended to `stash` for the receive path.
+    pub(crate) fn request(
+        &self,
+        what: impl FnOnce() -> String,
+        message: &dyn Emit,
+        seq: u32,
+        stash: &mut VecDeque<Bytes>,
+    ) -> Result<()> {
+        let bytes = message.to_bytes()?;
+        self.send(&bytes)?;
+        let deadline = Instant::now() + ANSWER_TIMEOUT;
+        let mut buf = BytesMut::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let readable = self
+                .transport
+                .wait_readable(Some(left))
+                .map_err(|source| Error::io("poll", source))?;
+            if !readable {
+                return Err(Error::NoAnswer { request: what() });
+            }
+            let datagram = match self.recv(&mut buf, 0x11000) {
+                Ok(datagram) => datagram,
+                // The socket is non-blocking and another reader took the datagram.
+                Err(err) if err.is_would_block() => continue,
+                Err(err) => return Err(err),
+            };
+            if let Some(errno) = answer(&datagram, seq) {
+                return match errno {
+                    0 => Ok(()),
+                    errno => Err(Error::kernel(
+                        what(),
+                        std::io::Error::from_raw_os_error(errno),
+                    )),
+                };
+            }
+            stash.push_back(datagram);
+        }
+    }
+
+    /// Receives one datagram into `buf` (at least `size` bytes of room) and returns it.
+    pub(crate) fn recv(&self, buf: &mut BytesMut, size: usize) -> Result<Bytes> {
+        buf.clear();
+        buf.resize(size, 0);
+        let n = self
+            .transport
+            .recv(buf)
+            .map_err(|source| Error::io("recv", source))?;
+        Self::take(buf, n, size)
+    }
+
+    /// Receives one datagram if one is waiting, without blocking.
+    pub(crate) fn try_recv(&self, buf: &mut BytesMut, size: usize) -> Result<Option<Bytes>> {
+        buf.clear();
+        buf.resize(size, 0);
+        match self
+            .transport
+            .try_recv(buf)
+            .map_err(|source| Error::io("recv", source))?
+        {
+            Some(n) => Self::take(buf, n, size).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn take(buf: &mut BytesMut, n: usize, size: usize) -> Result<Bytes> {
+        if n > size {
+            return Err(Error::Io {
+                call: "recv",
+                source: std::io::Error::other(format!(
+                    "a {n}-byte datagram did not fit the {size}-byte receive buffer"
+                )),
+            });
+        }
+        buf.truncate(n);
+        Ok(buf.split().freeze())
+    }
+}
+
+/// At most this many datagrams are received per wake-up.
+pub(crate) const BURST: usize = 64;
+
+/// The receive side of a connection: the buffer datagrams land in, and the datagrams put aside
+/// while a request waited for its answer.
+#[derive(Debug)]
+pub(crate) struct Inbox {
+    buf: BytesMut,
+    size: usize,
+    stash: VecDeque<Bytes>,
+    report_overruns: bool,
+}
+
+impl Inbox {
+    /// An inbox for datagrams of up to `size` bytes.
+    pub(crate) fn new(size: usize, report_overruns: bool) -> Inbox {
+        Inbox {
+            buf: BytesMut::new(),
+            size,
+            stash: VecDeque::new(),
+            report_overruns,
+        }
+    }
+
+    /// A datagram put aside during a request, oldest first.
+    pub(crate) fn stashed(&mut self) -> Option<Bytes> {
+        self.stash.pop_front()
+    }
+
+    /// Whether no datagram is put aside.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.stash.is_empty()
+    }
+
+    /// Sends a request and waits for its answer; see [`Conn::request`].
+    pub(crate) fn request(
+        &mut self,
+        conn: &Conn,
+        what: impl FnOnce() -> String,
+        message: &dyn Emit,
+        seq: u32,
+    ) -> Result<()> {
+        conn.request(what, message, seq, &mut self.stash)
+    }
+
+    /// Receives a burst: one datagram (waiting for it when `block`), then those already
+    /// waiting, up to [`BURST`], handing each to `parse`. Returns whether anything came. An
+    /// overrun is returned as [`Error::Overrun`] unless reporting is off.
+    pub(crate) fn receive_burst(
+        &mut self,
+        conn: &Conn,
+        block: bool,
+        mut parse: impl FnMut(&Bytes) -> Result<()>,
+    ) -> Result<bool> {
+        let mut next = if block {
+            conn.recv(&mut self.buf, self.size).map(Some)
+        } else {
+            conn.try_recv(&mut self.buf, self.size)
+        };
+        let mut received = false;
+        for _ in 0..BURST {
+            match next {
+                Ok(Some(datagram)) => parse(&datagram)?,
+                Ok(None) => return Ok(received),
+                Err(Error::Overrun { .. }) if !self.report_overruns => return Ok(true),
+                Err(err) => return Err(err),
+            }
+            received = true;
+            next = conn.try_recv(&mut self.buf, self.size);
+        }
+        Ok(received)
+    }
+}
+
+/// The errno of the kernel's answer to request `seq` in `datagram` (0 for success), or `None`
+/// when the datagram holds no answer to it.
+fn answer(datagram: &[u8], seq: u32) -> Option<i32> {
+    NlMsgIter::new(datagram)
+        .map_while(std::result::Result::ok)
+        .filter(|m| m.header().msg_type == NLMSG_ERROR && m.header().seq == seq)
+        .find_map(|m| NlError::parse(&m).ok())
+        .map(|e| e.error.saturating_neg())
+}
+
+/// A netlink/nfnetlink header for a request to `res_id`.
+pub(crate) fn request_header(seq: u32, res_id: u16) -> wire::NfHeader {
+    wire::NfHeader {
+        flags: REQUEST_ACK,
+        seq,
+        pid: 0,
+        family: libc::AF_UNSPEC as u8,
+        version: 0,
+        res_id,
+    }
+}

@@ -1,0 +1,597 @@
+//! [`Queue`]: one socket serving one or more NFQUEUE queues, and its [`QueueBuilder`].
+
+use std::collections::VecDeque;
+use std::ops::RangeInclusive;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::Bytes;
+use netfilter_queue_sys as sys;
+use netfilter_safe::CopyMode;
+use netfilter_safe::queue::QueueFlags;
+use netfilter_safe::transport::Transport;
+use netfilter_safe::wire::{
+    self, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NlError, NlMsgIter, QueueCmd, QueueConfig,
+    QueueParams,
+};
+
+use crate::conn::{Conn, Inbox, Namespace, request_header};
+use crate::error::{Error, Result};
+use crate::packet::{Packet, VerdictKind};
+use crate::verdicts::{Decision, Verdicts};
+
+/// The largest copy range the kernel honours (`NFQNL_MAX_COPY_RANGE`: 0xffff minus the
+/// attribute header).
+pub const MAX_COPY_RANGE: u32 = 0xffff - 4;
+
+/// Room for the headers and attributes around a copied payload in one message.
+const MESSAGE_OVERHEAD: usize = 4096;
+
+/// How a [`Queue`] is set up; made by [`Queue::builder`] or [`Queue::builder_range`].
+///
+/// Defaults: the whole packet is copied ([`CopyMode::Packet`], [`MAX_COPY_RANGE`]) — never
+/// the kernel's deliver-nothing `COPY_NONE`; the GSO flag is on (large packets arrive whole);
+/// verdicts are batched; a packet dropped without a verdict is accepted; overruns are
+/// reported.
+#[derive(Debug)]
+#[must_use = "a builder does nothing until opened"]
+pub struct QueueBuilder {
+    queues: RangeInclusive<u16>,
+    copy_mode: CopyMode,
+    copy_range: u32,
+    maxlen: Option<u32>,
+    flags: QueueFlags,
+    recv_buffer: Option<u32>,
+    report_overruns: bool,
+    batching: bool,
+    default_verdict: VerdictKind,
+    namespace: Namespace,
+    transport: Option<Box<dyn Transport>>,
+}
+
+impl QueueBuilder {
+    fn new(queues: RangeInclusive<u16>) -> QueueBuilder {
+        QueueBuilder {
+            queues,
+            copy_mode: CopyMode::Packet,
+            copy_range: MAX_COPY_RANGE,
+            maxlen: None,
+            flags: QueueFlags::GSO,
+            recv_buffer: None,
+            report_overruns: true,
+            batching: true,
+            default_verdict: VerdictKind::Accept,
+            namespace: Namespace::Current,
+            transport: None,
+        }
+    }
+
+    /// What is copied of each packet, and at most how many bytes (up to
+    /// [`MAX_COPY_RANGE`]). A range smaller than a packet cuts its payload; the packet then
+    /// tells its real length ([`Packet::cap_len`]).
+    pub fn copy(mut self, mode: CopyMode, range: u32) -> QueueBuilder {
+        self.copy_mode = mode;
+        self.copy_range = range;
+        self
+    }
+
+    /// How many packets may wait for a verdict in the kernel (the kernel's default: 1024).
+    pub fn max_len(mut self, packets: u32) -> QueueBuilder {
+        self.maxlen = Some(packets);
+        self
+    }
+
+    /// Accept packets instead of dropping them when the queue is full.
+    pub fn fail_open(self, on: bool) -> QueueBuilder {
+        self.flag(QueueFlags::FAIL_OPEN, on)
+    }
+
+    /// Deliver GSO packets whole (on by default): payloads may exceed the MTU, and no time is
+    /// spent segmenting in the kernel.
+    pub fn gso(self, on: bool) -> QueueBuilder {
+        self.flag(QueueFlags::GSO, on)
+    }
+
+    /// Attach the sending socket's uid and gid to local packets.
+    pub fn uid_gid(self, on: bool) -> QueueBuilder {
+        self.flag(QueueFlags::UID_GID, on)
+    }
+
+    /// Attach the packet's security context.
+    pub fn secctx(self, on: bool) -> QueueBuilder {
+        self.flag(QueueFlags::SECCTX, on)
+    }
+
+    /// Attach the packet's conntrack entry (needs the kernel's conntrack glue for queues).
+    pub fn conntrack(self, on: bool) -> QueueBuilder {
+        self.flag(QueueFlags::CONNTRACK, on)
+    }
+
+    fn flag(mut self, flag: QueueFlags, on: bool) -> QueueBuilder {
+        self.flags.set(flag, on);
+        self
+    }
+
+    /// The socket's receive buffer in bytes: forced past `net.core.rmem_max` when the process
+    /// has `CAP_NET_ADMIN`, else capped by it.
+    pub fn recv_buffer(mut self, bytes: u32) -> QueueBuilder {
+        self.recv_buffer = Some(bytes);
+        self
+    }
+
+    /// Whether a receive-buffer overrun (`ENOBUFS`) is returned as
+    /// [`Error::Overrun`] (the default) or suppressed (`NETLINK_NO_ENOBUFS`).
+    pub fn report_overruns(mut self, report: bool) -> QueueBuilder {
+        self.report_overruns = report;
+        self
+    }
+
+    /// Whether verdicts are coalesced (the default): consecutive equal verdicts become one
+    /// batch verdict and several verdicts travel in one send. Off, each verdict is sent on
+    /// its own at once.
+    pub fn batching(mut self, on: bool) -> QueueBuilder {
+        self.batching = on;
+        self
+    }
+
+    /// The verdict a packet gets when it is dropped without one (default: accept).
+    pub fn default_verdict(mut self, kind: VerdictKind) -> QueueBuilder {
+        self.default_verdict = kind;
+        self
+    }
+
+    /// Open the socket in another network namespace.
+    pub fn namespace(mut self, namespace: Namespace) -> QueueBuilder {
+        self.namespace = namespace;
+        self
+    }
+
+    /// Use `transport` instead of a netlink socket: the testkit's fake kernel, for tests
+    /// without privileges. Overrides [`QueueBuilder::namespace`] and the socket options.
+    pub fn transport(mut self, transport: impl Transport + 'static) -> QueueBuilder {
+        self.transport = Some(Box::new(transport));
+        self
+    }
+
+    /// Opens the socket, binds every queue and configures it.
+    ///
+    /// # Errors
+    /// [`Error::OutOfRange`] for a copy range over [`MAX_COPY_RANGE`] or an empty queue range
+    /// (nothing is sent); [`Error::NotPermitted`] when another socket owns a queue or the
+    /// process lacks `CAP_NET_ADMIN`; [`Error::Unsupported`] for a flag the kernel lacks.
+    pub fn open(self) -> Result<Queue> {
+        if self.copy_range > MAX_COPY_RANGE {
+            return Err(Error::OutOfRange {
+                what: "copy range",
+                value: self.copy_range.into(),
+                min: 0,
+                max: MAX_COPY_RANGE.into(),
+            });
+        }
+        if self.queues.is_empty() {
+            return Err(Error::OutOfRange {
+                what: "queue range end",
+                value: (*self.queues.end()).into(),
+                min: (*self.queues.start()).into(),
+                max: u16::MAX.into(),
+            });
+        }
+        let transport: Box<dyn Transport> = match self.transport {
+            Some(transport) => transport,
+            None => {
+                let socket = self.namespace.open_socket()?;
+                if let Some(bytes) = self.recv_buffer {
+                    if let Err(netfilter_safe::Error::NotPermitted { .. }) =
+                        socket.set_recv_buffer_size(bytes, true)
+                    {
+                        socket.set_recv_buffer_size(bytes, false)?;
+                    }
+                }
+                if !self.report_overruns {
+                    socket.set_no_enobufs(true)?;
+                }
+                Box::new(socket)
+            }
+        };
+        let numbers: Vec<u16> = self.queues.clone().collect();
+        let copy_range = match self.copy_mode {
+            CopyMode::Packet => self.copy_range as usize,
+            _ => 0,
+        };
+        let mut queue = Queue {
+            shared: Arc::new(Shared {
+                conn: Conn::new(transport),
+                verdicts: Mutex::new(Verdicts::new(&numbers, self.batching)),
+                default_verdict: self.default_verdict,
+                closed: AtomicBool::new(false),
+                dispatching: AtomicBool::new(false),
+            }),
+            numbers,
+            inbox: Inbox::new(copy_range + MESSAGE_OVERHEAD, self.report_overruns),
+            ready: VecDeque::new(),
+        };
+        for num in self.queues {
+            queue.bind(num)?;
+            queue.configure(num, |c| {
+                c.params = Some(QueueParams {
+                    copy_range: self.copy_range,
+                    copy_mode: self.copy_mode.raw(),
+                })
+            })?;
+            if let Some(maxlen) = self.maxlen {
+                queue.configure(num, |c| c.queue_maxlen = Some(maxlen))?;
+            }
+            let all = QueueFlags::all().bits();
+            queue.configure(num, |c| {
+                c.mask = Some(all);
+                c.flags = Some(self.flags.bits());
+            })?;
+        }
+        Ok(queue)
+    }
+}
+
+/// What a queue shares with its packets: the connection and the verdicts on their way.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    conn: Conn,
+    verdicts: Mutex<Verdicts>,
+    default_verdict: VerdictKind,
+    /// Set when the [`Queue`] is dropped: the kernel has dropped the packets it held.
+    closed: AtomicBool,
+    /// Set while received packets are ready to be handed out: verdicts given meanwhile are
+    /// held back and travel together once the last ready packet is handed out (or the queue
+    /// next receives). Otherwise a verdict is sent at once.
+    dispatching: AtomicBool,
+}
+
+impl Shared {
+    pub(crate) fn default_verdict(&self) -> VerdictKind {
+        self.default_verdict
+    }
+
+    fn verdicts(&self) -> MutexGuard<'_, Verdicts> {
+        self.verdicts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Records a verdict and sends it now unless the receive loop will.
+    pub(crate) fn decide(&self, queue: u16, id: u32, decision: Decision) -> Result<()> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(Error::QueueClosed { queue, id });
+        }
+        let mut verdicts = self.verdicts();
+        let full = verdicts.decide(queue, id, decision)?;
+        if full || !verdicts.batching() || !self.dispatching.load(Ordering::SeqCst) {
+            self.flush_locked(&mut verdicts)?;
+        }
+        Ok(())
+    }
+
+    fn flush(&self) -> Result<()> {
+        let mut verdicts = self.verdicts();
+        self.flush_locked(&mut verdicts)
+    }
+
+    fn flush_locked(&self, verdicts: &mut Verdicts) -> Result<()> {
+        let datagram = verdicts.take_datagram()?;
+        if datagram.is_empty() {
+            return Ok(());
+        }
+        let result = self.conn.send(datagram);
+        verdicts.sent();
+        result
+    }
+}
+
+/// One netlink socket serving one or more queues. Packets come out owned ([`Packet`]) and take
+/// their verdict when and where the program likes.
+///
+/// ```no_run
+/// use netfilter::Queue;
+///
+/// # fn main() -> Result<(), netfilter::Error> {
+/// // iptables -I INPUT -p udp --dport 53 -j NFQUEUE --queue-num 0
+/// let mut queue = Queue::builder(0).open()?;
+/// queue.run(|packet| {
+///     println!("{} bytes from hook {:?}", packet.payload().len(), packet.hook());
+///     packet.accept()
+/// })
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Queue {
+    shared: Arc<Shared>,
+    numbers: Vec<u16>,
+    inbox: Inbox,
+    /// Received packets not yet handed out.
+    ready: VecDeque<Packet>,
+}
+
+impl Queue {
+    /// Starts setting up a socket that serves queue `num`.
+    pub fn builder(num: u16) -> QueueBuilder {
+        QueueBuilder::new(num..=num)
+    }
+
+    /// Starts setting up a socket that serves every queue in `nums`, as for
+    /// `--queue-balance first:last` (one socket, one receive loop for all of them).
+    pub fn builder_range(nums: RangeInclusive<u16>) -> QueueBuilder {
+        QueueBuilder::new(nums)
+    }
+
+    /// The queue numbers this socket serves.
+    pub fn numbers(&self) -> &[u16] {
+        &self.numbers
+    }
+
+    /// Receives the next packet, blocking until one comes. Verdicts given since the last
+    /// receive are sent before blocking.
+    ///
+    /// # Errors
+    /// [`Error::Overrun`] when the kernel dropped packets for lack of buffer (not fatal: call
+    /// again); [`Error::Malformed`] for a message that could not be parsed (skipped); an
+    /// errno error the kernel sent back (e.g. for a verdict on an unknown id); an I/O error.
+    pub fn recv(&mut self) -> Result<Packet> {
+        loop {
+            if let Some(packet) = self.next_ready()? {
+                return Ok(packet);
+            }
+            self.receive_one()?;
+        }
+    }
+
+    /// Receives the next packet if one is waiting, without blocking.
+    ///
+    /// # Errors
+    /// As for [`Queue::recv`].
+    pub fn try_recv(&mut self) -> Result<Option<Packet>> {
+        self.recv_timeout(Duration::ZERO)
+    }
+
+    /// Receives the next packet, waiting at most `timeout`.
+    ///
+    /// # Errors
+    /// As for [`Queue::recv`].
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<Packet>> {
+        if let Some(packet) = self.next_ready()? {
+            return Ok(Some(packet));
+        }
+        self.end_dispatch()?;
+        let readable = self
+            .shared
+            .conn
+            .transport()
+            .wait_readable(Some(timeout))
+            .map_err(|source| Error::io("poll", source))?;
+        if !readable {
+            return Ok(None);
+        }
+        self.receive_one()?;
+        self.next_ready()
+    }
+
+    /// A blocking iterator over the packets; it never ends by itself.
+    pub fn incoming(&mut self) -> Incoming<'_> {
+        Incoming { queue: self }
+    }
+
+    /// Hands every packet to `f`, forever. Overruns and malformed messages are skipped (they
+    /// are not the packets' fault); any other error, including one `f` returns, ends the loop.
+    ///
+    /// # Errors
+    /// The error that ended the loop.
+    pub fn run(&mut self, mut f: impl FnMut(Packet) -> Result<()>) -> Result<()> {
+        loop {
+            match self.recv() {
+                Ok(packet) => f(packet)?,
+                Err(Error::Overrun { .. } | Error::Malformed(_)) => continue,
+                Err(err) => return Err(err),
+            }
+        }
+    }
+
+    /// Sends the verdicts given so far now, instead of before the next blocking receive.
+    ///
+    /// # Errors
+    /// An I/O error when sending fails.
+    pub fn flush(&self) -> Result<()> {
+        self.shared.flush()
+    }
+
+    /// The socket's descriptor, for event loops: readable when [`Queue::try_recv`] has
+    /// something. Call [`Queue::flush`] (or receive) before waiting on it.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.shared.conn.transport().fd()
+    }
+
+    /// Sends the verdicts held back and marks the queue as having nothing ready, so that
+    /// verdicts given from now on are sent at once.
+    fn end_dispatch(&self) -> Result<()> {
+        self.shared.dispatching.store(false, Ordering::SeqCst);
+        self.shared.flush()
+    }
+
+    /// The next received packet, if one is ready. While more are ready, verdicts are held
+    /// back to travel together; handing out the last one sends them.
+    pub(crate) fn next_ready(&mut self) -> Result<Option<Packet>> {
+        while self.ready.is_empty() {
+            let Some(datagram) = self.inbox.stashed() else {
+                return Ok(None);
+            };
+            parse(&self.shared, &mut self.ready, &datagram)?;
+        }
+        let packet = self.ready.pop_front();
+        if self.ready.is_empty() && self.inbox.is_empty() {
+            self.end_dispatch()?;
+        } else {
+            self.shared.dispatching.store(true, Ordering::SeqCst);
+        }
+        Ok(packet)
+    }
+
+    /// Receives a burst of datagrams (blocking for the first) and parses their packets into
+    /// `ready`.
+    fn receive_one(&mut self) -> Result<()> {
+        self.receive(true).map(drop)
+    }
+
+    /// Receives what is waiting without blocking (for event loops); `Ok(false)` when nothing
+    /// was.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn receive_waiting(&mut self) -> Result<bool> {
+        self.receive(false)
+    }
+
+    fn receive(&mut self, block: bool) -> Result<bool> {
+        self.end_dispatch()?;
+        let Queue {
+            shared,
+            inbox,
+            ready,
+            ..
+        } = self;
+        inbox.receive_burst(&shared.conn, block, |datagram| {
+            parse(shared, ready, datagram)
+        })
+    }
+
+    fn bind(&mut self, num: u16) -> Result<()> {
+        self.configure(num, |c| {
+            c.cmd = Some(QueueCmd {
+                command: sys::NFQNL_CFG_CMD_BIND as u8,
+                pf: 0,
+            })
+        })
+        .map_err(|err| match err {
+            Error::Kernel { source, .. } if source.raw_os_error() == Some(libc::EBUSY) => {
+                Error::Kernel {
+                    request: format!("bind queue {num}"),
+                    source,
+                }
+            }
+            other => other,
+        })
+    }
+
+    /// Sends one configuration request for queue `num` and waits for the answer.
+    fn configure(&mut self, num: u16, set: impl FnOnce(&mut QueueConfig<'static>)) -> Result<()> {
+        let seq = self.shared.conn.next_seq();
+        let mut config = QueueConfig::default();
+        config.header = request_header(seq, num);
+        set(&mut config);
+        let what = describe(&config);
+        self.inbox.request(&self.shared.conn, || what, &config, seq)
+    }
+}
+
+/// Turns the packet messages of `datagram` into packets; reports the first problem after
+/// every good message was taken.
+fn parse(shared: &Arc<Shared>, ready: &mut VecDeque<Packet>, datagram: &Bytes) -> Result<()> {
+    let mut failure = None;
+    for message in NlMsgIter::new(datagram) {
+        let message = match message {
+            Ok(message) => message,
+            Err(err) => {
+                failure.get_or_insert(Error::Malformed(err));
+                break;
+            }
+        };
+        match message.header().msg_type {
+            wire::QueuePacket::MSG_TYPE => match wire::QueuePacket::parse(&message) {
+                Ok(p) => {
+                    let packet = Packet::new(Arc::clone(shared), datagram, &p);
+                    shared.verdicts().handed_out(packet.queue(), packet.id());
+                    ready.push_back(packet);
+                }
+                Err(err) => {
+                    failure.get_or_insert(Error::Malformed(err));
+                }
+            },
+            NLMSG_ERROR => match NlError::parse(&message) {
+                Ok(e) if e.error == 0 => {}
+                Ok(e) => {
+                    failure.get_or_insert(Error::kernel(
+                        "take a verdict".into(),
+                        std::io::Error::from_raw_os_error(e.error.saturating_neg()),
+                    ));
+                }
+                Err(err) => {
+                    failure.get_or_insert(Error::Malformed(err));
+                }
+            },
+            NLMSG_NOOP | NLMSG_DONE => {}
+            _ => {}
+        }
+    }
+    match failure {
+        Some(err) => Err(err),
+        None => Ok(()),
+    }
+}
+
+/// A readable description of a configuration request, for errors.
+fn describe(config: &QueueConfig<'_>) -> String {
+    let num = config.header.res_id;
+    if let Some(cmd) = config.cmd {
+        if cmd.command == sys::NFQNL_CFG_CMD_BIND as u8 {
+            return format!("bind queue {num}");
+        }
+        return format!("run command {} on queue {num}", cmd.command);
+    }
+    if let Some(params) = config.params {
+        return format!(
+            "set copy mode {} range {} on queue {num}",
+            params.copy_mode, params.copy_range
+        );
+    }
+    if let Some(maxlen) = config.queue_maxlen {
+        return format!("set max length {maxlen} on queue {num}");
+    }
+    if let Some(flags) = config.flags {
+        return format!(
+            "set flags {:?} on queue {num}",
+            QueueFlags::from_bits_retain(flags)
+        );
+    }
+    format!("configure queue {num}")
+}
+
+impl Drop for Queue {
+    fn drop(&mut self) {
+        // Packets still out keep the socket alive; their verdicts would find nothing now.
+        let _ = self.shared.flush();
+        for num in self.numbers.clone() {
+            let _ = self.configure(num, |c| {
+                c.cmd = Some(QueueCmd {
+                    command: sys::NFQNL_CFG_CMD_UNBIND as u8,
+                    pf: 0,
+                })
+            });
+        }
+        self.shared.closed.store(true, Ordering::SeqCst);
+    }
+}
+
+impl AsFd for Queue {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd()
+    }
+}
+
+/// The blocking iterator of [`Queue::incoming`].
+#[derive(Debug)]
+pub struct Incoming<'q> {
+    queue: &'q mut Queue,
+}
+
+impl Iterator for Incoming<'_> {
+    type Item = Result<Packet>;
+
+    fn next(&mut self) -> Option<Result<Packet>> {
+        Some(self.queue.recv())
+    }
+}

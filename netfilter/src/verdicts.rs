@@ -1,0 +1,351 @@
+//! Verdicts on their way to the kernel: coalescing into batch verdicts, several messages a send.
+//!
+//! The kernel's batch verdict (`NFQNL_MSG_VERDICT_BATCH`) settles *every* packet of a queue
+//! with an id up to the one it names. So a batch may only be sent for a run of packets when
+//! every packet before the end of the run has been decided the same way. The book below keeps,
+//! per queue, the packets handed out in id order; decisions fill them in; a flush sends the
+//! decided packets at the front as batch verdicts (one per run of equal verdicts) and every other
+//! decided packet as a verdict of its own, all in one datagram.
+
+use std::collections::VecDeque;
+
+use bytes::Bytes;
+use netfilter_safe::queue::Verdict as Kind;
+use netfilter_safe::wire::{self, BatchVerdict, VerdictHdr};
+
+use crate::error::Result;
+
+/// What a verdict says, beyond its kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Decision {
+    pub(crate) kind: Kind,
+    pub(crate) mark: Option<u32>,
+    pub(crate) priority: Option<u32>,
+    pub(crate) payload: Option<Bytes>,
+}
+
+impl Decision {
+    /// Whether a batch verdict can carry it (no replacement payload).
+    fn batchable(&self) -> bool {
+        self.payload.is_none()
+    }
+}
+
+/// One handed-out packet.
+#[derive(Debug)]
+enum Slot {
+    Waiting(u32),
+    Decided(u32, Decision),
+    /// Sent individually while an earlier packet was still waiting.
+    Sent(u32),
+}
+
+impl Slot {
+    fn id(&self) -> u32 {
+        match self {
+            Slot::Waiting(id) | Slot::Decided(id, _) | Slot::Sent(id) => *id,
+        }
+    }
+}
+
+/// The packets of one queue that the kernel holds for us, in id order.
+#[derive(Debug)]
+struct Book {
+    queue: u16,
+    slots: VecDeque<Slot>,
+}
+
+/// Every queue's book plus the datagram being built.
+#[derive(Debug)]
+pub(crate) struct Verdicts {
+    books: Vec<Book>,
+    /// Verdict messages not sent yet.
+    out: Vec<u8>,
+    /// Decisions not yet turned into messages.
+    undecided_changes: bool,
+    batching: bool,
+}
+
+/// Flush on its own once this many bytes of verdict messages are waiting.
+pub(crate) const FLUSH_BYTES: usize = 32 * 1024;
+
+impl Verdicts {
+    pub(crate) fn new(queues: &[u16], batching: bool) -> Verdicts {
+        Verdicts {
+            books: queues
+                .iter()
+                .map(|&queue| Book {
+                    queue,
+                    slots: VecDeque::with_capacity(256),
+                })
+                .collect(),
+            out: Vec::with_capacity(FLUSH_BYTES),
+            undecided_changes: false,
+            batching,
+        }
+    }
+
+    fn book(&mut self, queue: u16) -> Option<&mut Book> {
+        self.books.iter_mut().find(|b| b.queue == queue)
+    }
+
+    /// Records that packet `id` of `queue` was handed out and awaits a decision.
+    pub(crate) fn handed_out(&mut self, queue: u16, id: u32) {
+        if !self.batching {
+            return;
+        }
+        if let Some(book) = self.book(queue) {
+            book.slots.push_back(Slot::Waiting(id));
+        }
+    }
+
+    /// Whether verdicts are coalesced at all.
+    pub(crate) fn batching(&self) -> bool {
+        self.batching
+    }
+
+    /// Records a decision; returns whether the pending bytes are now worth a flush.
+    pub(crate) fn decide(&mut self, queue: u16, id: u32, decision: Decision) -> Result<bool> {
+        let batching = self.batching;
+        let slot = self.book(queue).and_then(|book| {
+            let front = book.slots.front()?.id();
+            // Ids grow in the order packets are handed out (modulo 2^32).
+            let at = book
+                .slots
+                .binary_search_by_key(&id.wrapping_sub(front), |s| s.id().wrapping_sub(front))
+                .ok()?;
+            book.slots.get_mut(at)
+        });
+        match slot {
+            Some(slot @ Slot::Waiting(_)) if batching && decision.batchable() => {
+                *slot = Slot::Decided(id, decision);
+                self.undecided_changes = true;
+            }
+            Some(slot) => {
+                *slot = Slot::Sent(id);
+                self.undecided_changes = true;
+                push_verdict(&mut self.out, queue, id, &decision)?;
+            }
+            None => push_verdict(&mut self.out, queue, id, &decision)?,
+        }
+        Ok(self.out.len() >= FLUSH_BYTES)
+    }
+
+    /// Turns the decisions into messages and returns the datagram to send (empty when there is
+    /// nothing to send). Call [`Verdicts::sent`] once it is on its way.
+    pub(crate) fn take_datagram(&mut self) -> Result<&[u8]> {
+        if self.undecided_changes {
+            self.undecided_changes = false;
+            for i in 0..self.books.len() {
+                self.drain_book(i)?;
+            }
+        }
+        Ok(&self.out)
+    }
+
+    /// Clears the datagram after it was sent.
+    pub(crate) fn sent(&mut self) {
+        self.out.clear();
+    }
+
+    fn drain_book(&mut self, i: usize) -> Result<()> {
+        let Verdicts { books, out, .. } = self;
+        let book = &mut books[i];
+        let queue = book.queue;
+        // Runs of equal decisions at the front: one batch verdict each.
+        loop {
+            match book.slots.front() {
+                Some(Slot::Sent(_)) => {
+                    book.slots.pop_front();
+                }
+                Some(Slot::Decided(_, first)) => {
+                    let first = first.clone();
+                    let mut last = None;
+                    while let Some(Slot::Decided(id, d)) = book.slots.front() {
+                        if *d != first {
+                            break;
+                        }
+                        last = Some(*id);
+                        book.slots.pop_front();
+                        // Sent slots inside the run are already settled; skip them.
+                        while let Some(Slot::Sent(_)) = book.slots.front() {
+                            book.slots.pop_front();
+                        }
+                    }
+                    if let Some(last) = last {
+                        push_batch(out, queue, last, &first)?;
+                    }
+                }
+                _ => break,
+            }
+        }
+        // Decided packets behind a waiting one: a verdict each, now.
+        for slot in book.slots.iter_mut() {
+            if let Slot::Decided(id, decision) = slot {
+                let id = *id;
+                push_verdict(out, queue, id, decision)?;
+                *slot = Slot::Sent(id);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn header(queue: u16) -> wire::NfHeader {
+    wire::NfHeader {
+        flags: libc::NLM_F_REQUEST as u16,
+        seq: 0,
+        pid: 0,
+        family: libc::AF_UNSPEC as u8,
+        version: 0,
+        res_id: queue,
+    }
+}
+
+fn push_verdict(out: &mut Vec<u8>, queue: u16, id: u32, d: &Decision) -> Result<()> {
+    let mut msg = wire::Verdict::default();
+    msg.header = header(queue);
+    msg.verdict_hdr = VerdictHdr {
+        verdict: d.kind.raw(),
+        id,
+    };
+    msg.mark = d.mark;
+    msg.priority = d.priority;
+    msg.payload = d.payload.as_deref().map(std::borrow::Cow::Borrowed);
+    wire::push_message(out, &msg)?;
+    Ok(())
+}
+
+fn push_batch(out: &mut Vec<u8>, queue: u16, id: u32, d: &Decision) -> Result<()> {
+    let mut msg = BatchVerdict::default();
+    msg.header = header(queue);
+    msg.verdict_hdr = VerdictHdr {
+        verdict: d.kind.raw(),
+        id,
+    };
+    msg.mark = d.mark;
+    msg.priority = d.priority;
+    wire::push_message(out, &msg)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use netfilter_safe::wire::{Message, Messages};
+
+    fn accept() -> Decision {
+        Decision {
+            kind: Kind::Accept,
+            mark: None,
+            priority: None,
+            payload: None,
+        }
+    }
+
+    /// (batch?, id, verdict, mark) of every message in `datagram`.
+    fn decode(datagram: &[u8]) -> Vec<(bool, u32, u32, Option<u32>)> {
+        Messages::new(datagram)
+            .map(|m| match m.expect("valid") {
+                Message::Verdict(v) => (false, v.verdict_hdr.id, v.verdict_hdr.verdict, v.mark),
+                Message::BatchVerdict(v) => (true, v.verdict_hdr.id, v.verdict_hdr.verdict, v.mark),
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn consecutive_equal_verdicts_become_one_batch() {
+        let mut v = Verdicts::new(&[0], true);
+        for id in 1..=4 {
+            v.handed_out(0, id);
+        }
+        for id in 1..=4 {
+            v.decide(0, id, accept()).unwrap();
+        }
+        assert_eq!(decode(v.take_datagram().unwrap()), [(true, 4, 1, None)]);
+    }
+
+    #[test]
+    fn a_waiting_packet_stops_the_batch_and_later_ones_go_alone() {
+        let mut v = Verdicts::new(&[0], true);
+        for id in 1..=5 {
+            v.handed_out(0, id);
+        }
+        v.decide(0, 1, accept()).unwrap();
+        v.decide(0, 2, accept()).unwrap();
+        // 3 is held by the program; 4 and 5 are decided.
+        v.decide(0, 4, accept()).unwrap();
+        let dropped = Decision {
+            kind: Kind::Drop,
+            ..accept()
+        };
+        v.decide(0, 5, dropped.clone()).unwrap();
+        assert_eq!(
+            decode(v.take_datagram().unwrap()),
+            [(true, 2, 1, None), (false, 4, 1, None), (false, 5, 0, None)]
+        );
+        v.sent();
+        // When 3 is decided, nothing after it is sent twice.
+        v.decide(0, 3, accept()).unwrap();
+        assert_eq!(decode(v.take_datagram().unwrap()), [(true, 3, 1, None)]);
+    }
+
+    #[test]
+    fn runs_of_different_verdicts_and_marks_split() {
+        let mut v = Verdicts::new(&[7], true);
+        for id in 10..=13 {
+            v.handed_out(7, id);
+        }
+        let marked = Decision {
+            mark: Some(9),
+            ..accept()
+        };
+        v.decide(7, 10, accept()).unwrap();
+        v.decide(7, 11, accept()).unwrap();
+        v.decide(7, 12, marked.clone()).unwrap();
+        v.decide(7, 13, marked).unwrap();
+        assert_eq!(
+            decode(v.take_datagram().unwrap()),
+            [(true, 11, 1, None), (true, 13, 1, Some(9))]
+        );
+    }
+
+    #[test]
+    fn payload_verdicts_and_unbatched_queues_go_alone() {
+        let mut v = Verdicts::new(&[0], true);
+        v.handed_out(0, 1);
+        let with_payload = Decision {
+            payload: Some(Bytes::from_static(b"x")),
+            ..accept()
+        };
+        v.decide(0, 1, with_payload).unwrap();
+        assert_eq!(decode(v.take_datagram().unwrap()), [(false, 1, 1, None)]);
+        v.sent();
+
+        let mut off = Verdicts::new(&[0], false);
+        off.handed_out(0, 1);
+        off.handed_out(0, 2);
+        off.decide(0, 2, accept()).unwrap();
+        off.decide(0, 1, accept()).unwrap();
+        assert_eq!(
+            decode(off.take_datagram().unwrap()),
+            [(false, 2, 1, None), (false, 1, 1, None)]
+        );
+    }
+
+    #[test]
+    fn ids_wrap_around() {
+        let mut v = Verdicts::new(&[0], true);
+        for id in [u32::MAX - 1, u32::MAX, 0, 1] {
+            v.handed_out(0, id);
+        }
+        for id in [u32::MAX - 1, u32::MAX] {
+            v.decide(0, id, accept()).unwrap();
+        }
+        assert_eq!(
+            decode(v.take_datagram().unwrap()),
+            [(true, u32::MAX, 1, None)]
+        );
+    }
+}

@@ -1,0 +1,245 @@
+//! The queue over the testkit's fake kernel: no root, no namespace. This is also how users
+//! unit-test their verdict logic.
+
+use std::time::Duration;
+
+use netfilter::{Error, Queue, QueueFlags, Verdict, VerdictKind};
+use netfilter_testkit::fake::{FakeKernel, SettledBy};
+use netfilter_testkit::synth::QueuePacketBuilder;
+use netfilter_testkit::synth::payload;
+
+const WAIT: Duration = Duration::from_secs(5);
+
+fn udp(text: &[u8]) -> Vec<u8> {
+    let (src, dst) = ([10, 0, 0, 1].into(), [10, 0, 0, 2].into());
+    payload::ipv4_udp(src, dst, 1000, 53, text).expect("a datagram")
+}
+
+fn open(
+    queue: u16,
+    builder: impl FnOnce(netfilter::QueueBuilder) -> netfilter::QueueBuilder,
+) -> (FakeKernel, Queue) {
+    let (kernel, transport) = FakeKernel::new().expect("fake kernel");
+    let queue = builder(Queue::builder(queue).transport(transport))
+        .open()
+        .expect("open");
+    (kernel, queue)
+}
+
+#[test]
+fn open_binds_and_configures_with_the_defaults() {
+    let (kernel, _queue) = open(3, |b| b);
+    let config = kernel.config(3).expect("queue 3 is bound");
+    assert_eq!(
+        (config.copy_mode, config.copy_range),
+        (2, 65531),
+        "whole packets"
+    );
+    assert_eq!(QueueFlags::from_bits_retain(config.flags), QueueFlags::GSO);
+    assert_eq!(config.maxlen, netfilter_testkit::fake::QUEUE_MAXLEN_DEFAULT);
+}
+
+#[test]
+fn builder_options_reach_the_kernel() {
+    let (kernel, _queue) = open(4, |b| {
+        b.copy(netfilter::CopyMode::Meta, 0)
+            .max_len(7)
+            .fail_open(true)
+            .gso(false)
+            .uid_gid(true)
+    });
+    let config = kernel.config(4).expect("bound");
+    assert_eq!((config.copy_mode, config.maxlen), (1, 7));
+    assert_eq!(
+        QueueFlags::from_bits_retain(config.flags),
+        QueueFlags::FAIL_OPEN | QueueFlags::UID_GID
+    );
+}
+
+#[test]
+fn kernel_refusals_are_typed() {
+    let (kernel, transport) = FakeKernel::new().expect("fake");
+    kernel.bind_elsewhere(5);
+    let err = Queue::builder(5)
+        .transport(transport)
+        .open()
+        .expect_err("taken");
+    assert!(
+        matches!(err, Error::NotPermitted { ref request } if request == "bind queue 5"),
+        "{err}"
+    );
+
+    let (kernel, transport) = FakeKernel::new().expect("fake");
+    kernel.unsupported_queue_flags(QueueFlags::CONNTRACK.bits());
+    let err = Queue::builder(6)
+        .conntrack(true)
+        .transport(transport)
+        .open()
+        .expect_err("no glue");
+    assert!(matches!(err, Error::Unsupported { .. }), "{err}");
+}
+
+#[test]
+fn packets_come_out_with_their_metadata_and_verdicts_settle() {
+    let (kernel, mut queue) = open(1, |b| b);
+    let id = kernel
+        .queue_packet(
+            QueuePacketBuilder::ipv4(1)
+                .hook(1)
+                .mark(0x2a)
+                .indev(2)
+                .payload(udp(b"hi")),
+        )
+        .expect("queued");
+    let mut packet = queue.recv_timeout(WAIT).expect("recv").expect("a packet");
+    assert_eq!(
+        (packet.id(), packet.queue(), packet.mark(), packet.indev()),
+        (id, 1, 0x2a, Some(2))
+    );
+    assert_eq!(packet.payload().as_ref(), udp(b"hi").as_slice());
+    packet.set_mark(0x99);
+    packet.accept().expect("accept");
+    let settled = kernel.wait_verdict(1, id, WAIT).expect("settled");
+    assert_eq!((settled.verdict, settled.mark), (1, Some(0x99)));
+}
+
+#[test]
+fn verdicts_of_a_burst_travel_as_batches() {
+    let (kernel, mut queue) = open(2, |b| b);
+    let ids = kernel
+        .queue_packets((0..5).map(|i| QueuePacketBuilder::ipv4(2).payload(udp(&[i]))))
+        .expect("queued");
+    let before = kernel.datagrams();
+    for _ in 0..5 {
+        queue
+            .recv_timeout(WAIT)
+            .expect("recv")
+            .expect("a packet")
+            .accept()
+            .expect("accept");
+    }
+    kernel
+        .wait_for(|s| s.outstanding(2).is_empty(), WAIT)
+        .expect("all settled");
+    // The four decided while more packets were ready travel as one batch verdict, sent when
+    // the last one is handed out; the last one's verdict goes at once.
+    assert_eq!(
+        kernel.datagrams() - before,
+        2,
+        "two sends for five verdicts"
+    );
+    for (i, id) in ids.iter().enumerate() {
+        let settled = kernel.verdict(2, *id).expect("settled");
+        let max = if i < 4 { ids[3] } else { ids[4] };
+        assert!(
+            matches!(settled.by, SettledBy::Batch { max_id } if max_id == max),
+            "{settled:?}"
+        );
+    }
+}
+
+#[test]
+fn without_batching_each_verdict_is_its_own_message() {
+    let (kernel, mut queue) = open(2, |b| b.batching(false));
+    let ids = kernel
+        .queue_packets((0..3).map(|i| QueuePacketBuilder::ipv4(2).payload(udp(&[i]))))
+        .expect("queued");
+    let before = kernel.datagrams();
+    for _ in 0..3 {
+        queue
+            .recv_timeout(WAIT)
+            .expect("recv")
+            .expect("a packet")
+            .accept()
+            .expect("accept");
+    }
+    kernel
+        .wait_for(|s| s.outstanding(2).is_empty(), WAIT)
+        .expect("settled");
+    assert_eq!(kernel.datagrams() - before, 3);
+    for id in ids {
+        assert_eq!(
+            kernel.verdict(2, id).expect("settled").by,
+            SettledBy::Verdict
+        );
+    }
+}
+
+#[test]
+fn a_held_packet_stops_the_batch_but_nothing_waits() {
+    let (kernel, mut queue) = open(7, |b| b);
+    let ids = kernel
+        .queue_packets((0..4).map(|i| QueuePacketBuilder::ipv4(7).payload(udp(&[i]))))
+        .expect("queued");
+    let mut packets: Vec<_> = (0..4)
+        .map(|_| queue.recv_timeout(WAIT).expect("recv").expect("a packet"))
+        .collect();
+    let held = packets.remove(1);
+    for packet in packets {
+        packet.verdict(Verdict::drop()).expect("drop");
+    }
+    // The held packet waits; the others are settled now, none by a batch covering it.
+    kernel
+        .wait_for(|s| s.outstanding(7) == [ids[1]], WAIT)
+        .expect("three settled");
+    assert!(kernel.verdict(7, ids[1]).is_none());
+    // A verdict from another thread while the queue sits idle goes out at once.
+    std::thread::spawn(move || held.accept().expect("accept"))
+        .join()
+        .expect("thread");
+    assert_eq!(
+        kernel
+            .wait_verdict(7, ids[1], WAIT)
+            .expect("settled")
+            .verdict,
+        1
+    );
+}
+
+#[test]
+fn a_dropped_packet_gets_the_default_verdict() {
+    let (kernel, mut queue) = open(8, |b| b.default_verdict(VerdictKind::Drop));
+    let id = kernel
+        .queue_packet(QueuePacketBuilder::ipv4(8).payload(udp(b"x")))
+        .expect("queued");
+    drop(queue.recv_timeout(WAIT).expect("recv").expect("a packet"));
+    assert_eq!(
+        kernel.wait_verdict(8, id, WAIT).expect("settled").verdict,
+        0,
+        "NF_DROP"
+    );
+}
+
+#[test]
+fn an_overrun_is_reported_and_receiving_goes_on() {
+    let (kernel, mut queue) = open(9, |b| b);
+    kernel.overrun();
+    let id = kernel
+        .queue_packet(QueuePacketBuilder::ipv4(9).payload(udp(b"after")))
+        .expect("queued");
+    match queue.recv_timeout(WAIT) {
+        Err(Error::Overrun { lost: None }) => {}
+        other => panic!("expected an overrun, got {other:?}"),
+    }
+    let packet = queue
+        .recv_timeout(WAIT)
+        .expect("recv")
+        .expect("the packet after it");
+    assert_eq!(packet.id(), id);
+}
+
+#[test]
+fn kernel_errors_for_verdicts_come_back_typed() {
+    let (kernel, mut queue) = open(10, |b| b);
+    let id = kernel
+        .queue_packet(QueuePacketBuilder::ipv4(10).payload(udp(b"x")))
+        .expect("queued");
+    let packet = queue.recv_timeout(WAIT).expect("recv").expect("a packet");
+    // The kernel forgets the packet (as when the queue is flushed elsewhere).
+    kernel.fail_next(libc::ENOENT);
+    packet.accept().expect("sent");
+    match queue.recv_timeout(WAIT) {
+        Err(Error::Kernel { source, .. }) => assert_eq!(source.raw_os_error(), Some(libc::ENOENT)),
+        other => panic!("expected ENOENT for packet {id}, got {other:?}"),
+    }
+}

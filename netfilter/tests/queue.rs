@@ -1,0 +1,422 @@
+//! The ergonomic queue against the real kernel, each test in its own network namespace.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::time::Duration;
+
+use netfilter::{Error, Family, Hook, Namespace, Packet, Queue, Verdict, VerdictKind};
+use netfilter_testkit::rules::{Family as RuleFamily, Hook as RuleHook, Protocol, Rule};
+use netfilter_testkit::traffic::{UdpReceiver, udp_send};
+use netfilter_testkit::{Routed, Sandbox, TwoHosts, procfs, sandbox_or_skip};
+
+const WAIT: Duration = Duration::from_secs(5);
+
+fn local(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// Queues UDP to `port` on OUTPUT of `sandbox` into queue `num`.
+fn queue_rule(sandbox: &Sandbox, num: u16, port: u16) {
+    Rule::queue(num)
+        .hook(RuleHook::Output)
+        .protocol(Protocol::Udp)
+        .dport(port)
+        .apply(sandbox)
+        .expect("NFQUEUE rule");
+}
+
+/// Opens a queue inside `sandbox` (the socket stays there when the queue moves out).
+fn open(sandbox: &Sandbox, builder: impl FnOnce() -> netfilter::QueueBuilder + Send) -> Queue {
+    sandbox.run(|| builder().open()).expect("open queue")
+}
+
+fn next(queue: &mut Queue) -> Packet {
+    queue
+        .recv_timeout(WAIT)
+        .expect("recv")
+        .expect("a packet within the wait")
+}
+
+/// The UDP payload of an IPv4 packet.
+fn udp_data(packet: &Packet) -> Vec<u8> {
+    let p = packet.payload();
+    let ihl = usize::from(p[0] & 0x0f) * 4;
+    p[ihl + 8..].to_vec()
+}
+
+#[test]
+fn accept_and_drop_by_content_with_metadata() {
+    let sandbox = sandbox_or_skip!();
+    queue_rule(&sandbox, 1, 9301);
+    let mut queue = open(&sandbox, || Queue::builder(1));
+    let receiver = UdpReceiver::bind(&sandbox, local(9301)).expect("receiver");
+    udp_send(&sandbox, local(9301), b"keep").expect("send");
+    udp_send(&sandbox, local(9301), b"drop").expect("send");
+    for _ in 0..2 {
+        let packet = next(&mut queue);
+        assert_eq!(
+            (
+                packet.queue(),
+                packet.hook(),
+                packet.family(),
+                packet.hw_protocol()
+            ),
+            (1, Hook::LocalOut, Family::Ipv4, 0x0800)
+        );
+        assert_eq!(packet.outdev(), Some(1), "sent out of lo");
+        if udp_data(&packet) == b"drop" {
+            packet.drop().expect("drop");
+        } else {
+            packet.accept().expect("accept");
+        }
+    }
+    assert_eq!(receiver.recv(WAIT).expect("delivered").0, b"keep");
+    assert!(
+        receiver.recv(Duration::from_millis(300)).is_err(),
+        "the dropped one never arrives"
+    );
+}
+
+#[test]
+fn verdicts_from_another_thread_in_reverse_order() {
+    let sandbox = sandbox_or_skip!();
+    queue_rule(&sandbox, 2, 9302);
+    let mut queue = open(&sandbox, || Queue::builder(2));
+    let receiver = UdpReceiver::bind(&sandbox, local(9302)).expect("receiver");
+    for i in 0..4u8 {
+        udp_send(&sandbox, local(9302), &[b'a' + i]).expect("send");
+    }
+    let held: Vec<Packet> = (0..4).map(|_| next(&mut queue)).collect();
+    assert!(
+        receiver.recv(Duration::from_millis(200)).is_err(),
+        "all four are held"
+    );
+    // The loop blocks in recv (nothing else comes) while a worker gives the verdicts,
+    // newest first: each must reach the kernel without waiting for more traffic.
+    let worker = std::thread::spawn(move || {
+        for packet in held.into_iter().rev() {
+            packet.accept().expect("accept");
+        }
+    });
+    assert!(
+        queue
+            .recv_timeout(Duration::from_millis(500))
+            .expect("recv")
+            .is_none()
+    );
+    worker.join().expect("worker");
+    let mut got: Vec<Vec<u8>> = (0..4)
+        .map(|_| receiver.recv(WAIT).expect("delivered").0)
+        .collect();
+    got.sort();
+    assert_eq!(got, [b"a", b"b", b"c", b"d"].map(|b| b.to_vec()));
+}
+
+#[test]
+fn mark_is_read_and_set_and_repeat_stops_on_it() {
+    let sandbox = sandbox_or_skip!();
+    // Marked packets return before the queue: a repeat that sets the mark ends the loop.
+    sandbox
+        .exec(&[
+            "iptables", "-A", "OUTPUT", "-m", "mark", "--mark", "0x77", "-j", "ACCEPT",
+        ])
+        .expect("mark rule");
+    sandbox
+        .exec(&[
+            "iptables",
+            "-t",
+            "mangle",
+            "-A",
+            "OUTPUT",
+            "-p",
+            "udp",
+            "--dport",
+            "9303",
+            "-j",
+            "MARK",
+            "--set-mark",
+            "0x5",
+        ])
+        .expect("mangle rule");
+    queue_rule(&sandbox, 3, 9303);
+    let mut queue = open(&sandbox, || Queue::builder(3));
+    let receiver = UdpReceiver::bind(&sandbox, local(9303)).expect("receiver");
+    udp_send(&sandbox, local(9303), b"marked").expect("send");
+    let mut packet = next(&mut queue);
+    assert_eq!(packet.mark(), 5, "the mangle table's mark");
+    packet.set_mark(0x77);
+    packet.repeat().expect("repeat");
+    assert_eq!(receiver.recv(WAIT).expect("delivered").0, b"marked");
+    assert!(
+        queue
+            .recv_timeout(Duration::from_millis(300))
+            .expect("recv")
+            .is_none(),
+        "queued once"
+    );
+}
+
+#[test]
+fn a_rewritten_payload_arrives_rewritten() {
+    let sandbox = sandbox_or_skip!();
+    queue_rule(&sandbox, 4, 9304);
+    let mut queue = open(&sandbox, || Queue::builder(4));
+    let receiver = UdpReceiver::bind(&sandbox, local(9304)).expect("receiver");
+    udp_send(&sandbox, local(9304), b"hello").expect("send");
+    let mut packet = next(&mut queue);
+    // A longer payload: lengths and checksums are fixed by the payload helpers.
+    let rewritten = netfilter::payload::replace_transport_payload(
+        packet.payload(),
+        packet.skb_info(),
+        b"HELLO, WORLD",
+    )
+    .expect("rewrite");
+    packet.set_payload(rewritten);
+    packet.accept().expect("verdict");
+    assert_eq!(receiver.recv(WAIT).expect("delivered").0, b"HELLO, WORLD");
+}
+
+#[test]
+fn an_oversize_replacement_is_refused_and_the_packet_not_stranded() {
+    let sandbox = sandbox_or_skip!();
+    queue_rule(&sandbox, 17, 9317);
+    let mut queue = open(&sandbox, || Queue::builder(17));
+    let receiver = UdpReceiver::bind(&sandbox, local(9317)).expect("receiver");
+    udp_send(&sandbox, local(9317), b"big").expect("send");
+    let packet = next(&mut queue);
+    let too_big = vec![0u8; netfilter::MAX_VERDICT_PAYLOAD + 1];
+    let err = packet
+        .verdict(Verdict::accept().with_payload(too_big))
+        .expect_err("refused");
+    assert!(
+        matches!(
+            err,
+            Error::OutOfRange {
+                what: "verdict payload length",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // The packet took the default verdict (accept) instead of waiting forever.
+    assert_eq!(receiver.recv(WAIT).expect("delivered").0, b"big");
+}
+
+#[test]
+fn queue_to_another_queue_on_the_same_socket() {
+    let sandbox = sandbox_or_skip!();
+    queue_rule(&sandbox, 5, 9305);
+    let mut queue = open(&sandbox, || Queue::builder_range(5..=6));
+    assert_eq!(queue.numbers(), [5, 6]);
+    let receiver = UdpReceiver::bind(&sandbox, local(9305)).expect("receiver");
+    udp_send(&sandbox, local(9305), b"hop").expect("send");
+    let first = next(&mut queue);
+    assert_eq!(first.queue(), 5);
+    first.queue_to(6, false).expect("to 6");
+    let second = next(&mut queue);
+    assert_eq!((second.queue(), udp_data(&second)), (6, b"hop".to_vec()));
+    second.accept().expect("accept");
+    assert_eq!(receiver.recv(WAIT).expect("delivered").0, b"hop");
+}
+
+#[test]
+fn dropping_a_packet_gives_the_default_verdict() {
+    let sandbox = sandbox_or_skip!();
+    queue_rule(&sandbox, 7, 9307);
+    queue_rule(&sandbox, 8, 9308);
+    let mut accepting = open(&sandbox, || Queue::builder(7));
+    let mut dropping = open(&sandbox, || {
+        Queue::builder(8).default_verdict(VerdictKind::Drop)
+    });
+    let accepted = UdpReceiver::bind(&sandbox, local(9307)).expect("receiver");
+    let dropped = UdpReceiver::bind(&sandbox, local(9308)).expect("receiver");
+    udp_send(&sandbox, local(9307), b"a").expect("send");
+    udp_send(&sandbox, local(9308), b"b").expect("send");
+    drop(next(&mut accepting));
+    drop(next(&mut dropping));
+    assert_eq!(accepted.recv(WAIT).expect("accepted by default").0, b"a");
+    assert!(
+        dropped.recv(Duration::from_millis(300)).is_err(),
+        "dropped by default"
+    );
+    for (queue, num) in [(&accepting, 7), (&dropping, 8)] {
+        queue.flush().expect("flush");
+        let row = procfs::queue_row(&sandbox, num)
+            .expect("procfs")
+            .expect("row");
+        assert_eq!(row.queue_total, 0, "nothing stranded in queue {num}");
+    }
+}
+
+#[test]
+fn a_verdict_after_the_queue_is_closed_is_a_typed_error() {
+    let sandbox = sandbox_or_skip!();
+    queue_rule(&sandbox, 9, 9309);
+    let mut queue = open(&sandbox, || Queue::builder(9));
+    udp_send(&sandbox, local(9309), b"late").expect("send");
+    let packet = next(&mut queue);
+    let id = packet.id();
+    drop(queue);
+    assert!(
+        procfs::queue_row(&sandbox, 9).expect("procfs").is_none(),
+        "unbound"
+    );
+    match packet.accept() {
+        Err(Error::QueueClosed {
+            queue: 9,
+            id: closed,
+        }) => assert_eq!(closed, id),
+        other => panic!("expected QueueClosed, got {other:?}"),
+    }
+}
+
+#[test]
+fn fail_open_accepts_when_the_queue_is_full() {
+    let sandbox = sandbox_or_skip!();
+    queue_rule(&sandbox, 10, 9310);
+    let _queue = open(&sandbox, || Queue::builder(10).max_len(1).fail_open(true));
+    let receiver = UdpReceiver::bind(&sandbox, local(9310)).expect("receiver");
+    for _ in 0..3 {
+        udp_send(&sandbox, local(9310), b"over").expect("send");
+    }
+    // The first waits for a verdict; the two that find the queue full are accepted.
+    for _ in 0..2 {
+        assert_eq!(receiver.recv(WAIT).expect("accepted while full").0, b"over");
+    }
+    let row = procfs::queue_row(&sandbox, 10)
+        .expect("procfs")
+        .expect("row");
+    assert_eq!((row.queue_total, row.queue_dropped), (1, 0));
+}
+
+#[test]
+fn copy_range_cuts_and_cap_len_tells() {
+    let sandbox = sandbox_or_skip!();
+    queue_rule(&sandbox, 11, 9311);
+    let mut queue = open(&sandbox, || {
+        Queue::builder(11).copy(netfilter::CopyMode::Packet, 40)
+    });
+    udp_send(&sandbox, local(9311), &[9u8; 200]).expect("send");
+    let packet = next(&mut queue);
+    assert_eq!(packet.payload().len(), 40);
+    assert_eq!(packet.cap_len(), Some(228));
+    assert!(packet.is_truncated());
+    packet.accept().expect("accept");
+    let err = sandbox
+        .run(|| {
+            Queue::builder(12)
+                .copy(netfilter::CopyMode::Packet, 70_000)
+                .open()
+        })
+        .expect_err("too large a range");
+    assert!(
+        matches!(
+            err,
+            Error::OutOfRange {
+                what: "copy range",
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn ipv6_and_hardware_addresses_on_input() {
+    let hosts = sandbox_or_skip!(TwoHosts::new());
+    Rule::queue(13)
+        .family(RuleFamily::Ipv6)
+        .hook(RuleHook::Input)
+        .protocol(Protocol::Udp)
+        .dport(9313)
+        .apply(&hosts.server)
+        .expect("rule");
+    let mut queue = open(&hosts.server, || Queue::builder(13));
+    let to = SocketAddr::from((TwoHosts::SERVER.ipv6, 9313));
+    let receiver = UdpReceiver::bind(&hosts.server, to).expect("receiver");
+    udp_send(&hosts.client, to, b"six").expect("send");
+    let packet = next(&mut queue);
+    assert_eq!(
+        (packet.family(), packet.hook()),
+        (Family::Ipv6, Hook::LocalIn)
+    );
+    assert_eq!(packet.hw_protocol(), 0x86dd);
+    assert_eq!(
+        packet.hw_addr(),
+        Some(&TwoHosts::CLIENT.mac[..]),
+        "the sender's MAC"
+    );
+    assert!(packet.indev().is_some() && packet.outdev().is_none());
+    assert_eq!(packet.payload()[0] >> 4, 6);
+    packet.accept().expect("accept");
+    assert_eq!(receiver.recv(WAIT).expect("delivered").0, b"six");
+}
+
+#[test]
+fn forwarded_packets_carry_both_devices() {
+    let net = sandbox_or_skip!(Routed::new());
+    Rule::queue(14)
+        .hook(RuleHook::Forward)
+        .protocol(Protocol::Udp)
+        .dport(9314)
+        .apply(&net.router)
+        .expect("rule");
+    let mut queue = open(&net.router, || Queue::builder(14));
+    let to = SocketAddr::from((Routed::SERVER.ipv4, 9314));
+    let receiver = UdpReceiver::bind(&net.server, to).expect("receiver");
+    udp_send(&net.client, to, b"via").expect("send");
+    let packet = next(&mut queue);
+    assert_eq!(packet.hook(), Hook::Forward);
+    assert!(packet.indev().is_some() && packet.outdev().is_some());
+    assert_ne!(packet.indev(), packet.outdev());
+    assert_eq!(packet.hw_addr(), Some(&Routed::CLIENT.mac[..]));
+    packet.accept().expect("accept");
+    assert_eq!(receiver.recv(WAIT).expect("delivered").0, b"via");
+}
+
+#[test]
+fn a_queue_served_from_another_namespace() {
+    let sandbox = sandbox_or_skip!();
+    let Some(path) = sandbox.path() else {
+        eprintln!("SKIP a_queue_served_from_another_namespace: no /run/netns path when rootless");
+        return;
+    };
+    queue_rule(&sandbox, 15, 9315);
+    // Opened from this thread, which stays in the test's own namespace.
+    let mut queue = Queue::builder(15)
+        .namespace(Namespace::path(path))
+        .open()
+        .expect("open");
+    let receiver = UdpReceiver::bind(&sandbox, local(9315)).expect("receiver");
+    udp_send(&sandbox, local(9315), b"elsewhere").expect("send");
+    next(&mut queue).accept().expect("accept");
+    assert_eq!(receiver.recv(WAIT).expect("delivered").0, b"elsewhere");
+}
+
+#[test]
+fn batching_coalesces_and_can_be_switched_off() {
+    let sandbox = sandbox_or_skip!();
+    queue_rule(&sandbox, 16, 9316);
+    for batching in [true, false] {
+        let mut queue = open(&sandbox, || Queue::builder(16).batching(batching));
+        let receiver = UdpReceiver::bind(&sandbox, local(9316)).expect("receiver");
+        let socket = sandbox
+            .run(|| UdpSocket::bind("127.0.0.1:0"))
+            .expect("sender");
+        for i in 0..20u8 {
+            socket.send_to(&[i], local(9316)).expect("send");
+        }
+        let mut seen = 0;
+        while seen < 20 {
+            next(&mut queue).accept().expect("accept");
+            seen += 1;
+        }
+        queue.flush().expect("flush");
+        for _ in 0..20 {
+            receiver.recv(WAIT).expect("delivered");
+        }
+        let row = procfs::queue_row(&sandbox, 16)
+            .expect("procfs")
+            .expect("row");
+        assert_eq!(row.queue_total, 0, "batching {batching}: all settled");
+    }
+}

@@ -1,0 +1,55 @@
+//! The `tokio` feature against the real kernel: packets as an async stream.
+#![cfg(feature = "tokio")]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use netfilter::Queue;
+use netfilter::tokio::AsyncQueue;
+use netfilter_testkit::rules::{Hook, Protocol, Rule};
+use netfilter_testkit::sandbox_or_skip;
+use netfilter_testkit::traffic::{UdpReceiver, udp_send};
+
+#[test]
+fn packets_arrive_through_the_reactor_and_verdicts_go_back() {
+    let sandbox = sandbox_or_skip!();
+    Rule::queue(21)
+        .hook(Hook::Output)
+        .protocol(Protocol::Udp)
+        .dport(9321)
+        .apply(&sandbox)
+        .expect("rule");
+    let queue = sandbox.run(|| Queue::builder(21).open()).expect("open");
+    let to = SocketAddr::from(([127, 0, 0, 1], 9321));
+    let receiver = UdpReceiver::bind(&sandbox, to).expect("receiver");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+        .expect("runtime");
+    let seen = runtime.block_on(async {
+        let mut queue = AsyncQueue::new(queue).expect("register");
+        // Nothing is waiting: the stream is pending, not erroring.
+        let idle = tokio::time::timeout(Duration::from_millis(200), queue.recv()).await;
+        assert!(idle.is_err(), "no packet yet");
+        for text in [&b"one"[..], b"two", b"three"] {
+            udp_send(&sandbox, to, text).expect("send");
+        }
+        let mut seen = Vec::new();
+        for _ in 0..3 {
+            let packet = tokio::time::timeout(Duration::from_secs(5), queue.recv())
+                .await
+                .expect("a packet within 5 s")
+                .expect("recv");
+            seen.push(packet.payload().len());
+            packet.accept().expect("accept");
+        }
+        seen
+    });
+    assert_eq!(seen, [31, 31, 33], "IPv4 + UDP headers + the text");
+    let mut got: Vec<Vec<u8>> = (0..3)
+        .map(|_| receiver.recv(Duration::from_secs(5)).expect("delivered").0)
+        .collect();
+    got.sort();
+    assert_eq!(got, [b"one".to_vec(), b"three".to_vec(), b"two".to_vec()]);
+}
