@@ -89,6 +89,8 @@ mod dispatch;
 mod error;
 mod iftable;
 pub mod log;
+pub mod netns;
+pub mod procfs;
 pub mod queue;
 mod socket;
 pub mod transport;

@@ -233,26 +233,10 @@ pub(crate) fn open_in_netns(
     call: &'static str,
     open: fn() -> usize,
 ) -> Result<usize> {
-    let fd = netns.as_raw_fd();
-    let opened = std::thread::scope(|scope| {
-        scope
-            .spawn(move || {
-                // SAFETY: setns only reads the descriptor, which `netns` keeps open for the
-                // scope; it changes the namespace of this thread alone, which ends right after.
-                if unsafe { libc::setns(fd, libc::CLONE_NEWNET) } < 0 {
-                    return Err(Error::last("setns(CLONE_NEWNET)"));
-                }
-                match open() {
-                    0 => Err(Error::last(call)),
-                    handle => Ok(handle),
-                }
-            })
-            .join()
-    });
-    match opened {
-        Ok(result) => result,
-        Err(payload) => std::panic::resume_unwind(payload),
-    }
+    crate::netns::run_in(netns, || match open() {
+        0 => Err(Error::last(call)),
+        handle => Ok(handle),
+    })?
 }
 
 /// Makes `handle_fd` (a C handle's socket) refer to `socket` instead, as python-netfilterqueue's
@@ -303,4 +287,28 @@ pub(crate) fn check_netfilter_socket(socket: BorrowedFd<'_>) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// The number of messages the kernel dropped because the socket's receive buffer was full
+/// (`SO_MEMINFO`, `SK_MEMINFO_DROPS`).
+pub(crate) fn drops(fd: RawFd) -> Result<u32> {
+    /// `SK_MEMINFO_DROPS` in `<linux/sock_diag.h>`.
+    const SK_MEMINFO_DROPS: usize = 8;
+    let mut info = [0u32; 16];
+    let mut len = size_of_val(&info) as libc::socklen_t;
+    // SAFETY: `info` and `len` are valid for writes and `len` holds `info`'s size; the kernel
+    // writes at most `len` bytes.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_MEMINFO,
+            info.as_mut_ptr().cast(),
+            &mut len,
+        )
+    };
+    if rc < 0 {
+        return Err(Error::last("getsockopt(SO_MEMINFO)"));
+    }
+    Ok(info[SK_MEMINFO_DROPS])
 }

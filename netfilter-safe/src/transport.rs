@@ -64,6 +64,15 @@ pub trait Transport: Send + Sync + fmt::Debug {
 
     /// The descriptor that becomes readable when a datagram is waiting, for event loops.
     fn fd(&self) -> BorrowedFd<'_>;
+
+    /// How many datagrams were dropped because the receive buffer was full (`SO_MEMINFO`'s
+    /// drop counter of [`Transport::fd`]).
+    ///
+    /// # Errors
+    /// [`Error::Call`] when the counter cannot be read.
+    fn drops(&self) -> Result<u32> {
+        socket::drops(self.fd().as_raw_fd())
+    }
 }
 
 /// A `NETLINK_NETFILTER` socket. Closed on drop.

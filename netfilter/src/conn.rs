@@ -42,6 +42,20 @@ impl Namespace {
         Namespace::Path(path.as_ref().to_path_buf())
     }
 
+    /// An open descriptor of the namespace (for the current one, the calling thread's).
+    pub(crate) fn fd(&self) -> Result<OwnedFd> {
+        let dup = |fd: &OwnedFd| fd.try_clone();
+        let opened = match self {
+            Namespace::Current => File::open("/proc/thread-self/ns/net").map(OwnedFd::from),
+            Namespace::Fd(fd) => dup(fd),
+            Namespace::Path(path) => File::open(path).map(OwnedFd::from),
+        };
+        opened.map_err(|source| Error::Io {
+            call: "open network namespace",
+            source,
+        })
+    }
+
     /// Opens a netlink socket there.
     pub(crate) fn open_socket(&self) -> Result<NetlinkSocket> {
         let socket = match self {

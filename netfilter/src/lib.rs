@@ -81,7 +81,7 @@ pub use netfilter_safe as safe;
 pub use netfilter_safe::queue::{QueueFlags, SkbInfo};
 pub use netfilter_safe::{CopyMode, Family, Hook};
 pub use packet::{MAX_VERDICT_PAYLOAD, Packet, Verdict, VerdictKind};
-pub use queue::{Incoming, MAX_COPY_RANGE, Queue, QueueBuilder};
+pub use queue::{Incoming, MAX_COPY_RANGE, Queue, QueueBuilder, QueueStats};
 
 /// The raw bindings, for calls the safe layers do not expose.
 pub mod sys {

@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 use std::ops::RangeInclusive;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -10,6 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use netfilter_queue_sys as sys;
 use netfilter_safe::CopyMode;
+use netfilter_safe::procfs::{self, QueueRow};
 use netfilter_safe::queue::QueueFlags;
 use netfilter_safe::transport::Transport;
 use netfilter_safe::wire::{
@@ -178,6 +179,10 @@ impl QueueBuilder {
                 max: u16::MAX.into(),
             });
         }
+        let netns = match self.transport {
+            Some(_) => None,
+            None => Some(self.namespace.fd()?),
+        };
         let transport: Box<dyn Transport> = match self.transport {
             Some(transport) => transport,
             None => {
@@ -211,6 +216,7 @@ impl QueueBuilder {
             numbers,
             inbox: Inbox::new(copy_range + MESSAGE_OVERHEAD, self.report_overruns),
             ready: VecDeque::new(),
+            netns,
         };
         for num in self.queues {
             queue.bind(num)?;
@@ -309,6 +315,8 @@ pub struct Queue {
     inbox: Inbox,
     /// Received packets not yet handed out.
     ready: VecDeque<Packet>,
+    /// The socket's network namespace, for its procfs rows (`None` over a custom transport).
+    netns: Option<OwnedFd>,
 }
 
 impl Queue {
@@ -392,6 +400,29 @@ impl Queue {
                 Err(err) => return Err(err),
             }
         }
+    }
+
+    /// The counters of this socket and its queues: the kernel's procfs row of each queue
+    /// (waiting packets, drops because the queue was full or the socket could not take them,
+    /// last id), the socket's drop count, and gaps seen in packet ids.
+    ///
+    /// # Errors
+    /// [`Error::Safe`] when the procfs table of the socket's namespace cannot be read.
+    pub fn stats(&self) -> Result<QueueStats> {
+        let rows = match &self.netns {
+            Some(ns) => read_rows(ns.as_fd())?
+                .into_iter()
+                .filter(|row| self.numbers.contains(&row.queue_number))
+                .collect(),
+            None => Vec::new(),
+        };
+        let socket_drops = self.shared.conn.transport().drops()?;
+        let id_gaps = self.shared.verdicts().id_gaps();
+        Ok(QueueStats {
+            rows,
+            socket_drops,
+            id_gaps,
+        })
     }
 
     /// Sends the verdicts given so far now, instead of before the next blocking receive.
@@ -531,6 +562,39 @@ fn parse(shared: &Arc<Shared>, ready: &mut VecDeque<Packet>, datagram: &Bytes) -
         Some(err) => Err(err),
         None => Ok(()),
     }
+}
+
+/// The procfs rows of namespace `ns`: read on this thread when it is already there, else on a
+/// thread that enters it.
+fn read_rows(ns: BorrowedFd<'_>) -> Result<Vec<QueueRow>> {
+    use std::os::unix::fs::MetadataExt;
+    let here = std::fs::metadata("/proc/thread-self/ns/net").map(|m| m.ino());
+    let there = std::fs::File::from(ns.try_clone_to_owned().map_err(|source| Error::Io {
+        call: "dup",
+        source,
+    })?)
+    .metadata()
+    .map(|m| m.ino());
+    match (here, there) {
+        (Ok(a), Ok(b)) if a == b => Ok(procfs::queue_rows()?),
+        _ => Ok(netfilter_safe::netns::run_in(ns, procfs::queue_rows)??),
+    }
+}
+
+/// Counters of a [`Queue`]; see [`Queue::stats`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct QueueStats {
+    /// The kernel's row for each queue of the socket (`/proc/net/netfilter/nfnetlink_queue`):
+    /// `queue_total` packets wait for a verdict, `queue_dropped` were dropped because the
+    /// queue was full, `queue_user_dropped` because the socket could not take them,
+    /// `id_sequence` is the last id given. Empty over a custom transport.
+    pub rows: Vec<QueueRow>,
+    /// Datagrams the socket dropped because its receive buffer was full.
+    pub socket_drops: u32,
+    /// Packet ids skipped between consecutive packets of a queue: packets the kernel dropped
+    /// before they reached this socket.
+    pub id_gaps: u64,
 }
 
 /// A readable description of a configuration request, for errors.

@@ -53,6 +53,8 @@ impl Slot {
 struct Book {
     queue: u16,
     slots: VecDeque<Slot>,
+    /// The last id handed out, to see gaps.
+    last_id: Option<u32>,
 }
 
 /// Every queue's book plus the datagram being built.
@@ -64,6 +66,8 @@ pub(crate) struct Verdicts {
     /// Decisions not yet turned into messages.
     undecided_changes: bool,
     batching: bool,
+    /// Ids skipped between consecutive packets of a queue.
+    id_gaps: u64,
 }
 
 /// Flush on its own once this many bytes of verdict messages are waiting.
@@ -77,11 +81,13 @@ impl Verdicts {
                 .map(|&queue| Book {
                     queue,
                     slots: VecDeque::with_capacity(256),
+                    last_id: None,
                 })
                 .collect(),
             out: Vec::with_capacity(FLUSH_BYTES),
             undecided_changes: false,
             batching,
+            id_gaps: 0,
         }
     }
 
@@ -91,12 +97,26 @@ impl Verdicts {
 
     /// Records that packet `id` of `queue` was handed out and awaits a decision.
     pub(crate) fn handed_out(&mut self, queue: u16, id: u32) {
-        if !self.batching {
+        let batching = self.batching;
+        let Some(book) = self.book(queue) else {
             return;
-        }
-        if let Some(book) = self.book(queue) {
+        };
+        let skipped = book
+            .last_id
+            .map_or(0, |last| id.wrapping_sub(last).wrapping_sub(1));
+        book.last_id = Some(id);
+        if batching {
             book.slots.push_back(Slot::Waiting(id));
         }
+        // A backwards step (a rebound queue starts again at 1) is not a gap.
+        if skipped < u32::MAX / 2 {
+            self.id_gaps += u64::from(skipped);
+        }
+    }
+
+    /// Ids skipped so far between consecutive packets of a queue.
+    pub(crate) fn id_gaps(&self) -> u64 {
+        self.id_gaps
     }
 
     /// Whether verdicts are coalesced at all.

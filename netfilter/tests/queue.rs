@@ -420,3 +420,71 @@ fn batching_coalesces_and_can_be_switched_off() {
         assert_eq!(row.queue_total, 0, "batching {batching}: all settled");
     }
 }
+
+#[test]
+fn stats_show_the_kernel_counters() {
+    let sandbox = sandbox_or_skip!();
+    queue_rule(&sandbox, 18, 9318);
+    let mut queue = open(&sandbox, || Queue::builder(18).max_len(1));
+    for _ in 0..3 {
+        udp_send(&sandbox, local(9318), b"full").expect("send");
+    }
+    // The first waits; the other two find the queue full and are dropped.
+    let first = next(&mut queue);
+    let stats = queue.stats().expect("stats");
+    let row = stats.rows.first().expect("queue 18's row");
+    assert_eq!(
+        (row.queue_number, row.queue_total, row.queue_dropped),
+        (18, 1, 2)
+    );
+    assert_eq!(
+        row.id_sequence,
+        first.id(),
+        "packets dropped for a full queue take no id"
+    );
+    assert_eq!((stats.socket_drops, stats.id_gaps), (0, 0));
+    first.accept().expect("accept");
+    assert_eq!(queue.stats().expect("stats").rows[0].queue_total, 0);
+}
+
+#[test]
+fn an_overrun_is_reported_counted_and_survived() {
+    let sandbox = sandbox_or_skip!();
+    queue_rule(&sandbox, 19, 9319);
+    // A tiny receive buffer (forced, as root) and a burst nobody reads: the socket overflows.
+    let mut queue = open(&sandbox, || Queue::builder(19).recv_buffer(4096));
+    let sender = sandbox
+        .run(|| UdpSocket::bind("127.0.0.1:0"))
+        .expect("sender");
+    for _ in 0..64 {
+        sender.send_to(&[7u8; 1000], local(9319)).expect("send");
+    }
+    match queue.recv_timeout(WAIT) {
+        Err(Error::Overrun { lost: None }) => {}
+        other => panic!("expected an overrun first, got {other:?}"),
+    }
+    // The loop goes on: the packets that fitted come out and are accepted.
+    let mut delivered = 0;
+    while let Some(packet) = queue
+        .recv_timeout(Duration::from_millis(300))
+        .expect("recv")
+    {
+        packet.accept().expect("accept");
+        delivered += 1;
+    }
+    // After the overrun, new packets flow as usual; the first shows the ids the lost took.
+    udp_send(&sandbox, local(9319), b"again").expect("send");
+    next(&mut queue).accept().expect("accept");
+    let stats = queue.stats().expect("stats");
+    let row = stats.rows[0];
+    assert!(
+        delivered > 0 && row.queue_user_dropped > 0,
+        "{delivered} delivered, {row:?}"
+    );
+    assert_eq!(
+        u64::from(row.queue_user_dropped),
+        stats.id_gaps,
+        "each lost packet left a gap"
+    );
+    assert!(stats.socket_drops > 0, "the socket counted its drops");
+}
