@@ -53,7 +53,35 @@
 //!
 //! Queues and log groups speak the netlink protocol themselves (with [`safe::wire`]) over a
 //! [`safe::transport::Transport`], so a test can give them the testkit's fake kernel
-//! ([`QueueBuilder::transport`]): feed synthesized packets, read back the verdicts.
+//! ([`QueueBuilder::transport`]): feed synthesized packets, read back the verdicts. No root,
+//! no namespace:
+//!
+//! ```
+//! use netfilter::{Packet, Queue};
+//! use netfilter_testkit::fake::FakeKernel;
+//! use netfilter_testkit::synth::{QueuePacketBuilder, payload};
+//!
+//! /// The logic under test: drop datagrams that say "attack", accept the rest.
+//! fn decide(packet: Packet) -> netfilter::Result<()> {
+//!     if packet.payload().ends_with(b"attack") { packet.drop() } else { packet.accept() }
+//! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let (kernel, transport) = FakeKernel::new()?;
+//! let mut queue = Queue::builder(0).transport(transport).open()?;
+//! let datagram = |text: &[u8]| {
+//!     payload::ipv4_udp([10, 0, 0, 1].into(), [10, 0, 0, 2].into(), 4000, 53, text)
+//! };
+//! let good = kernel.queue_packet(QueuePacketBuilder::ipv4(0).payload(datagram(b"hello")?))?;
+//! let bad = kernel.queue_packet(QueuePacketBuilder::ipv4(0).payload(datagram(b"attack")?))?;
+//! decide(queue.recv()?)?;
+//! decide(queue.recv()?)?;
+//! queue.flush()?;
+//! assert_eq!(kernel.verdict(0, good).map(|v| v.verdict), Some(1)); // NF_ACCEPT
+//! assert_eq!(kernel.verdict(0, bad).map(|v| v.verdict), Some(0)); // NF_DROP
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! # Features
 //!
@@ -67,6 +95,7 @@
 
 mod conn;
 mod error;
+pub mod log;
 mod packet;
 pub mod payload;
 mod queue;
@@ -77,6 +106,7 @@ pub mod tokio;
 
 pub use conn::Namespace;
 pub use error::{Error, Result};
+pub use log::{LogBuilder, LogFlags, LogGroup, LogIncoming, LogPacket};
 pub use netfilter_safe as safe;
 pub use netfilter_safe::queue::{QueueFlags, SkbInfo};
 pub use netfilter_safe::{CopyMode, Family, Hook};

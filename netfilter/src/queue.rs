@@ -410,7 +410,7 @@ impl Queue {
     /// [`Error::Safe`] when the procfs table of the socket's namespace cannot be read.
     pub fn stats(&self) -> Result<QueueStats> {
         let rows = match &self.netns {
-            Some(ns) => read_rows(ns.as_fd())?
+            Some(ns) => in_namespace(ns.as_fd(), procfs::queue_rows)??
                 .into_iter()
                 .filter(|row| self.numbers.contains(&row.queue_number))
                 .collect(),
@@ -423,6 +423,27 @@ impl Queue {
             socket_drops,
             id_gaps,
         })
+    }
+
+    /// The name of interface `index` (as [`Packet::indev`] and friends give it) in the
+    /// socket's network namespace; `None` when there is no such interface (any more), or over
+    /// a custom transport.
+    pub fn interface_name(&self, index: u32) -> Option<String> {
+        let ns = self.netns.as_ref()?;
+        in_namespace(ns.as_fd(), || {
+            let mut name = [0 as libc::c_char; libc::IF_NAMESIZE];
+            // SAFETY: `name` has room for IF_NAMESIZE bytes, as if_indextoname requires; on
+            // success it holds a NUL-terminated name.
+            let found = unsafe { libc::if_indextoname(index, name.as_mut_ptr()) };
+            if found.is_null() {
+                return None;
+            }
+            // SAFETY: if_indextoname succeeded, so `name` is NUL-terminated.
+            let name = unsafe { std::ffi::CStr::from_ptr(name.as_ptr()) };
+            Some(name.to_string_lossy().into_owned())
+        })
+        .ok()
+        .flatten()
     }
 
     /// Sends the verdicts given so far now, instead of before the next blocking receive.
@@ -564,20 +585,19 @@ fn parse(shared: &Arc<Shared>, ready: &mut VecDeque<Packet>, datagram: &Bytes) -
     }
 }
 
-/// The procfs rows of namespace `ns`: read on this thread when it is already there, else on a
+/// Runs `f` in network namespace `ns`: on this thread when it is already there, else on a
 /// thread that enters it.
-fn read_rows(ns: BorrowedFd<'_>) -> Result<Vec<QueueRow>> {
+fn in_namespace<T: Send>(ns: BorrowedFd<'_>, f: impl FnOnce() -> T + Send) -> Result<T> {
     use std::os::unix::fs::MetadataExt;
     let here = std::fs::metadata("/proc/thread-self/ns/net").map(|m| m.ino());
-    let there = std::fs::File::from(ns.try_clone_to_owned().map_err(|source| Error::Io {
+    let owned = ns.try_clone_to_owned().map_err(|source| Error::Io {
         call: "dup",
         source,
-    })?)
-    .metadata()
-    .map(|m| m.ino());
+    })?;
+    let there = std::fs::File::from(owned).metadata().map(|m| m.ino());
     match (here, there) {
-        (Ok(a), Ok(b)) if a == b => Ok(procfs::queue_rows()?),
-        _ => Ok(netfilter_safe::netns::run_in(ns, procfs::queue_rows)??),
+        (Ok(a), Ok(b)) if a == b => Ok(f()),
+        _ => Ok(netfilter_safe::netns::run_in(ns, f)?),
     }
 }
 

@@ -368,6 +368,12 @@ fn forwarded_packets_carry_both_devices() {
     assert_eq!(packet.hook(), Hook::Forward);
     assert!(packet.indev().is_some() && packet.outdev().is_some());
     assert_ne!(packet.indev(), packet.outdev());
+    let names = [packet.indev(), packet.outdev()].map(|i| queue.interface_name(i.expect("index")));
+    assert_eq!(
+        names,
+        [Some("veth0".into()), Some("veth1".into())],
+        "the router's two sides"
+    );
     assert_eq!(packet.hw_addr(), Some(&Routed::CLIENT.mac[..]));
     packet.accept().expect("accept");
     assert_eq!(receiver.recv(WAIT).expect("delivered").0, b"via");
@@ -487,4 +493,59 @@ fn an_overrun_is_reported_counted_and_survived() {
         "each lost packet left a gap"
     );
     assert!(stats.socket_drops > 0, "the socket counted its drops");
+}
+
+#[test]
+fn gso_packets_arrive_whole_and_cap_len_tells_when_cut() {
+    use netfilter_testkit::traffic::{TcpServer, tcp_send};
+
+    let hosts = sandbox_or_skip!(TwoHosts::new());
+    Rule::queue(20)
+        .hook(RuleHook::Output)
+        .protocol(Protocol::Tcp)
+        .dport(9320)
+        .apply(&hosts.client)
+        .expect("rule");
+    let to = SocketAddr::from((TwoHosts::SERVER.ipv4, 9320));
+    let server = TcpServer::bind(&hosts.server, to).expect("server");
+    // GSO is on by default; the copy range cuts packets above 4000 bytes.
+    let mut queue = open(&hosts.client, || {
+        Queue::builder(20).copy(netfilter::CopyMode::Packet, 4000)
+    });
+    let data = vec![0x42u8; 256 * 1024];
+    let (largest, cut) = std::thread::scope(|scope| {
+        let reader = scope.spawn(|| server.accept_read(WAIT));
+        let writer = scope.spawn(|| tcp_send(&hosts.client, to, &data, WAIT));
+        let (mut largest, mut cut) = (0u32, None);
+        while !(writer.is_finished() && reader.is_finished()) {
+            let Some(packet) = queue
+                .recv_timeout(Duration::from_millis(100))
+                .expect("recv")
+            else {
+                continue;
+            };
+            let len = packet.cap_len().unwrap_or(packet.payload().len() as u32);
+            if len > largest {
+                largest = len;
+                cut = Some((packet.payload().len(), packet.skb_info()));
+            }
+            packet.accept().expect("accept");
+        }
+        writer.join().expect("writer").expect("send");
+        assert_eq!(
+            reader.join().expect("reader").expect("read").0.len(),
+            data.len()
+        );
+        (largest, cut)
+    });
+    assert!(
+        largest > 1500,
+        "a packet larger than the 1500-byte MTU: {largest}"
+    );
+    let (copied, info) = cut.expect("the largest packet");
+    assert_eq!(
+        copied, 4000,
+        "cut to the copy range, with CAP_LEN telling the length"
+    );
+    assert!(info.contains(netfilter::SkbInfo::GSO), "{info:?}");
 }
