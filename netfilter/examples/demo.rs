@@ -6,8 +6,11 @@
 //! Inside the namespace two iptables rules send UDP traffic to userspace:
 //! `-p udp --dport 9100 -j NFQUEUE --queue-num 0` and
 //! `-p udp --dport 9200 -j NFLOG --nflog-group 1 --nflog-prefix demo`.
-//! The demo binds queue 0 and log group 1, sends a few datagrams to each port, prints every
-//! packet that arrives, accepts the queued ones and shows that they reached their socket.
+//! Part 1 binds queue 0 and log group 1 through the raw C layer, sends a few datagrams to each
+//! port, prints every packet that arrives, accepts the queued ones and shows that they reached
+//! their socket. Part 2 runs the ports of the two Python designs (the `print_and_accept` and
+//! `log_dump` examples, built on the `netfilter` crate) inside the same namespace on live
+//! traffic, and prints what they print.
 
 use std::ffi::{CStr, c_char, c_void};
 use std::net::{Ipv4Addr, UdpSocket};
@@ -67,16 +70,93 @@ fn main() -> ExitCode {
         }
         println!("  rule: {}", rule.join(" "));
     }
-    match sandbox.run(run_inside) {
-        Ok(()) => {
-            println!("done; namespace {} is removed on exit", sandbox.name());
-            ExitCode::SUCCESS
+    println!("\n-- part 1: the raw layer (netfilter::sys)");
+    if let Err(err) = sandbox.run(run_inside) {
+        eprintln!("demo: {err}");
+        return ExitCode::FAILURE;
+    }
+    println!("\n-- part 2: the Python seeds, ported (examples print_and_accept and log_dump)");
+    if let Err(err) = seeds(&sandbox) {
+        eprintln!("demo: {err}");
+        return ExitCode::FAILURE;
+    }
+    println!("\ndone; namespace {} is removed on exit", sandbox.name());
+    ExitCode::SUCCESS
+}
+
+/// Runs the two seed ports as child processes inside the namespace, sends them traffic, and
+/// prints their output.
+fn seeds(sandbox: &Sandbox) -> Result<(), String> {
+    let dir = std::env::current_exe()
+        .map_err(|e| e.to_string())?
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .ok_or("no examples directory")?;
+    let count = MESSAGES.to_string();
+    let mut children = Vec::new();
+    for (example, number) in [("print_and_accept", "0"), ("log_dump", "1")] {
+        let path = dir.join(example);
+        let child = sandbox
+            .command(&path.to_string_lossy())
+            .args([number, count.as_str()])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| format!("start {} (build it with --examples): {e}", path.display()))?;
+        children.push((example, child));
+    }
+    // Wait until both have bound their queue and group.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let bound = sandbox.run(|| {
+            let queue = netfilter::safe::procfs::queue_rows().map(|rows| !rows.is_empty());
+            let log = netfilter::safe::procfs::log_rows().map(|rows| !rows.is_empty());
+            matches!((queue, log), (Ok(true), Ok(true)))
+        });
+        if bound {
+            break;
         }
-        Err(err) => {
-            eprintln!("demo: {err}");
-            ExitCode::FAILURE
+        if Instant::now() > deadline {
+            return Err("the examples did not bind in 5 s".into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    sandbox.run(|| -> Result<(), String> {
+        let receiver = UdpSocket::bind(("127.0.0.1", QUEUE_PORT)).map_err(|e| e.to_string())?;
+        let sender = UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+        for i in 0..MESSAGES {
+            let text = format!("seed message {i}");
+            for port in [QUEUE_PORT, LOG_PORT] {
+                sender
+                    .send_to(text.as_bytes(), ("127.0.0.1", port))
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        receiver
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .map_err(|e| e.to_string())?;
+        let mut got = [0u8; 128];
+        for _ in 0..MESSAGES {
+            let n = receiver
+                .recv(&mut got)
+                .map_err(|e| format!("accepted datagram: {e}"))?;
+            println!(
+                "  delivered after print_and_accept: {:?}",
+                String::from_utf8_lossy(&got[..n])
+            );
+        }
+        Ok(())
+    })?;
+    for (example, child) in children {
+        let output = child.wait_with_output().map_err(|e| e.to_string())?;
+        for line in String::from_utf8_lossy(&output.stdout).lines() {
+            println!("  {example}: {line}");
+        }
+        if !output.status.success() {
+            return Err(format!("{example} failed: {}", output.status));
         }
     }
+    Ok(())
 }
 
 /// Counts what the callbacks saw.

@@ -56,8 +56,34 @@ impl Namespace {
         })
     }
 
+    /// The transport a queue or log group uses: `custom` when given (a fake kernel), else a
+    /// netlink socket opened here with the receive buffer and overrun options applied.
+    pub(crate) fn transport(
+        &self,
+        custom: Option<Box<dyn Transport>>,
+        recv_buffer: Option<u32>,
+        report_overruns: bool,
+    ) -> Result<Box<dyn Transport>> {
+        if let Some(custom) = custom {
+            return Ok(custom);
+        }
+        let socket = self.open_socket()?;
+        if let Some(bytes) = recv_buffer {
+            // Forced past net.core.rmem_max when permitted, else capped by it.
+            if let Err(netfilter_safe::Error::NotPermitted { .. }) =
+                socket.set_recv_buffer_size(bytes, true)
+            {
+                socket.set_recv_buffer_size(bytes, false)?;
+            }
+        }
+        if !report_overruns {
+            socket.set_no_enobufs(true)?;
+        }
+        Ok(Box::new(socket))
+    }
+
     /// Opens a netlink socket there.
-    pub(crate) fn open_socket(&self) -> Result<NetlinkSocket> {
+    fn open_socket(&self) -> Result<NetlinkSocket> {
         let socket = match self {
             Namespace::Current => NetlinkSocket::open(),
             Namespace::Fd(fd) => NetlinkSocket::open_in_netns(fd.as_fd()),

@@ -47,7 +47,7 @@
 //! # Event loops and async
 //!
 //! [`Queue::fd`] and [`Queue::try_recv`] let any event loop drive a queue. With the `tokio`
-//! feature, [`tokio::AsyncQueue`] is a `Stream` of packets.
+//! feature, `tokio::AsyncQueue` is a `Stream` of packets.
 //!
 //! # Testing without a kernel
 //!
@@ -85,7 +85,7 @@
 //!
 //! # Features
 //!
-//! - `tokio`: [`tokio::AsyncQueue`], an async stream of packets on tokio's reactor.
+//! - `tokio`: `tokio::AsyncQueue`, an async stream of packets on tokio's reactor.
 //!
 //! # Licence
 //! libnetfilter_queue and libnetfilter_log are GPL-2.0-or-later: a program that links them

@@ -183,23 +183,9 @@ impl QueueBuilder {
             Some(_) => None,
             None => Some(self.namespace.fd()?),
         };
-        let transport: Box<dyn Transport> = match self.transport {
-            Some(transport) => transport,
-            None => {
-                let socket = self.namespace.open_socket()?;
-                if let Some(bytes) = self.recv_buffer {
-                    if let Err(netfilter_safe::Error::NotPermitted { .. }) =
-                        socket.set_recv_buffer_size(bytes, true)
-                    {
-                        socket.set_recv_buffer_size(bytes, false)?;
-                    }
-                }
-                if !self.report_overruns {
-                    socket.set_no_enobufs(true)?;
-                }
-                Box::new(socket)
-            }
-        };
+        let transport =
+            self.namespace
+                .transport(self.transport, self.recv_buffer, self.report_overruns)?;
         let numbers: Vec<u16> = self.queues.clone().collect();
         let copy_range = match self.copy_mode {
             CopyMode::Packet => self.copy_range as usize,

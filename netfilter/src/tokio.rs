@@ -1,21 +1,26 @@
-//! The `tokio` feature: queues as async streams, on tokio's reactor (`AsyncFd`).
+//! The `tokio` feature: queues and log groups as async streams, on tokio's reactor
+//! (`AsyncFd`).
 //!
 //! Only the non-blocking receive runs inside `AsyncFd::try_io`; parsing and handing packets
 //! out happen after it, and verdicts are sent the same way as in blocking use.
 //!
 //! ```no_run
-//! use netfilter::{Queue, tokio::AsyncQueue};
+//! use netfilter::{LogGroup, Queue};
+//! use netfilter::tokio::{AsyncLogGroup, AsyncQueue};
 //!
 //! # async fn serve() -> Result<(), netfilter::Error> {
 //! let mut queue = AsyncQueue::new(Queue::builder(0).open()?)?;
-//! while let Ok(packet) = queue.recv().await {
-//!     packet.accept()?;
+//! let mut log = AsyncLogGroup::new(LogGroup::builder(1).open()?)?;
+//! loop {
+//!     tokio::select! {
+//!         packet = queue.recv() => packet?.accept()?,
+//!         logged = log.recv() => println!("{:?}", logged?.prefix()),
+//!     }
 //! }
-//! # Ok(())
 //! # }
 //! ```
 
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
@@ -24,27 +29,78 @@ use ::tokio::io::unix::AsyncFd;
 use futures_core::Stream;
 
 use crate::error::{Error, Result};
+use crate::log::{LogGroup, LogPacket};
 use crate::packet::Packet;
 use crate::queue::Queue;
 
-/// A [`Queue`] driven by tokio: `recv().await`, or a [`Stream`] of packets.
+mod sealed {
+    use std::os::fd::BorrowedFd;
+
+    use crate::error::Result;
+
+    /// What the adapter needs of a queue or log group.
+    pub trait Sealed {
+        type Item;
+        fn next_ready(&mut self) -> Result<Option<Self::Item>>;
+        fn receive_waiting(&mut self) -> Result<bool>;
+        fn fd(&self) -> BorrowedFd<'_>;
+    }
+}
+
+/// A [`Queue`] or a [`LogGroup`]: what [`Async`] can drive.
+pub trait Source: sealed::Sealed {}
+
+impl sealed::Sealed for Queue {
+    type Item = Packet;
+    fn next_ready(&mut self) -> Result<Option<Packet>> {
+        Queue::next_ready(self)
+    }
+    fn receive_waiting(&mut self) -> Result<bool> {
+        Queue::receive_waiting(self)
+    }
+    fn fd(&self) -> BorrowedFd<'_> {
+        Queue::fd(self)
+    }
+}
+impl Source for Queue {}
+
+impl sealed::Sealed for LogGroup {
+    type Item = LogPacket;
+    fn next_ready(&mut self) -> Result<Option<LogPacket>> {
+        LogGroup::next_ready(self)
+    }
+    fn receive_waiting(&mut self) -> Result<bool> {
+        self.receive(false)
+    }
+    fn fd(&self) -> BorrowedFd<'_> {
+        LogGroup::fd(self)
+    }
+}
+impl Source for LogGroup {}
+
+/// A [`Queue`] driven by tokio.
+pub type AsyncQueue = Async<Queue>;
+/// A [`LogGroup`] driven by tokio.
+pub type AsyncLogGroup = Async<LogGroup>;
+
+/// A queue or log group driven by tokio: `recv().await`, or a [`Stream`] of packets.
 ///
 /// Must be created inside a tokio runtime with I/O enabled.
 #[derive(Debug)]
-pub struct AsyncQueue {
-    // Declared first: dropped (deregistered from the reactor) before the queue closes the fd.
+pub struct Async<S: Source> {
+    // Declared first: dropped (deregistered from the reactor) before the source closes the fd.
     fd: AsyncFd<RawFd>,
-    queue: Queue,
+    inner: S,
 }
 
-impl AsyncQueue {
-    /// Registers `queue`'s socket with the current tokio runtime.
+impl<S: Source> Async<S> {
+    /// Registers the socket of `inner` with the current tokio runtime.
     ///
     /// # Errors
     /// [`Error::Io`] when there is no runtime or registration fails.
-    pub fn new(queue: Queue) -> Result<AsyncQueue> {
-        let raw = queue.fd().as_raw_fd();
-        // SAFETY: `raw` is the queue's open socket. The queue is kept in the same struct and
+    pub fn new(inner: S) -> Result<Async<S>> {
+        let raw = sealed::Sealed::fd(&inner).as_raw_fd();
+        // SAFETY: `raw` is the socket `inner` owns. `inner` is kept in the same struct and
         // declared after `fd`, so the descriptor stays open, and means the same socket, until
         // the registration is dropped; `as_raw_fd` of a `RawFd` always returns it.
         let fd =
@@ -54,39 +110,39 @@ impl AsyncQueue {
                     source: err.into_parts().1,
                 }
             })?;
-        Ok(AsyncQueue { fd, queue })
+        Ok(Async { fd, inner })
     }
 
-    /// The queue, for flushing or its numbers.
-    pub fn get_ref(&self) -> &Queue {
-        &self.queue
+    /// The queue or log group.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
     }
 
-    /// Gives the queue back, deregistered from the runtime.
-    pub fn into_inner(self) -> Queue {
-        self.queue
+    /// Gives the queue or log group back, deregistered from the runtime.
+    pub fn into_inner(self) -> S {
+        self.inner
     }
 
     /// Receives the next packet.
     ///
     /// # Errors
-    /// As for [`Queue::recv`].
-    pub async fn recv(&mut self) -> Result<Packet> {
+    /// As for [`Queue::recv`] and [`LogGroup::recv`].
+    pub async fn recv(&mut self) -> Result<S::Item> {
         std::future::poll_fn(|cx| self.poll_recv(cx)).await
     }
 
     /// Polls for the next packet.
-    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<Packet>> {
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<S::Item>> {
         loop {
-            if let Some(packet) = self.queue.next_ready()? {
-                return Poll::Ready(Ok(packet));
+            if let Some(item) = self.inner.next_ready()? {
+                return Poll::Ready(Ok(item));
             }
-            let AsyncQueue { fd, queue } = self;
+            let Async { fd, inner } = self;
             let mut guard = ready!(fd.poll_read_ready(cx)).map_err(|source| Error::Io {
                 call: "poll_read_ready",
                 source,
             })?;
-            let received = guard.try_io(|_| match queue.receive_waiting() {
+            let received = guard.try_io(|_| match inner.receive_waiting() {
                 Ok(true) => Ok(Ok(())),
                 Ok(false) => Err(std::io::ErrorKind::WouldBlock.into()),
                 Err(err) => Ok(Err(err)),
@@ -107,10 +163,10 @@ impl AsyncQueue {
     }
 }
 
-impl Stream for AsyncQueue {
-    type Item = Result<Packet>;
+impl<S: Source + Unpin> Stream for Async<S> {
+    type Item = Result<S::Item>;
 
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Packet>>> {
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.get_mut().poll_recv(cx).map(Some)
     }
 }

@@ -53,3 +53,46 @@ fn packets_arrive_through_the_reactor_and_verdicts_go_back() {
     got.sort();
     assert_eq!(got, [b"one".to_vec(), b"three".to_vec(), b"two".to_vec()]);
 }
+
+#[test]
+fn log_groups_stream_too() {
+    use netfilter::LogGroup;
+    use netfilter::tokio::AsyncLogGroup;
+
+    let sandbox = sandbox_or_skip!();
+    Rule::log(22)
+        .hook(Hook::Output)
+        .protocol(Protocol::Udp)
+        .dport(9322)
+        .prefix("async")
+        .apply(&sandbox)
+        .expect("rule");
+    let log = sandbox
+        .run(|| LogGroup::builder(22).qthresh(1).open())
+        .expect("open");
+    let to = SocketAddr::from(([127, 0, 0, 1], 9322));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+        .expect("runtime");
+    let prefixes = runtime.block_on(async {
+        let mut log = AsyncLogGroup::new(log).expect("register");
+        for _ in 0..2 {
+            udp_send(&sandbox, to, b"logged").expect("send");
+        }
+        let mut prefixes = Vec::new();
+        for _ in 0..2 {
+            let packet = tokio::time::timeout(Duration::from_secs(5), log.recv())
+                .await
+                .expect("a message within 5 s")
+                .expect("recv");
+            prefixes.push(packet.prefix().map(str::to_owned));
+        }
+        prefixes
+    });
+    assert_eq!(
+        prefixes,
+        [Some("async".to_owned()), Some("async".to_owned())]
+    );
+}

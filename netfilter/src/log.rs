@@ -1,0 +1,984 @@
+//! [`LogGroup`]: one socket serving one or more NFLOG log groups, its [`LogBuilder`], and the
+//! owned [`LogPacket`]s it receives.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use netfilter::{LogFlags, LogGroup};
+//!
+//! # fn main() -> Result<(), netfilter::Error> {
+//! // iptables -A INPUT -p tcp --dport 22 -j NFLOG --nflog-group 5 --nflog-prefix ssh
+//! let mut log = LogGroup::builder(5)
+//!     .flags(LogFlags::SEQ)
+//!     .qthresh(16)
+//!     .timeout(Duration::from_millis(100))
+//!     .open()?;
+//! log.run(|packet| {
+//!     println!(
+//!         "{:?} {} bytes, {:?} lost before it",
+//!         packet.prefix(),
+//!         packet.payload().len(),
+//!         packet.lost_before()
+//!     );
+//!     Ok(())
+//! })
+//! # }
+//! ```
+//!
+//! # Overruns and lost messages
+//!
+//! When the socket's receive buffer is full, the kernel drops what it cannot deliver and the
+//! next receive fails with `ENOBUFS`. Two typed, non-fatal events tell about it (both are
+//! [`Error::Overrun`]; [`LogGroup::run`] skips them, every other receive returns them once and
+//! goes on receiving on the next call):
+//!
+//! - `Error::Overrun { lost: None }`: the kernel's `ENOBUFS` notice, returned as soon as it is
+//!   read. It comes *before* the datagrams that were still waiting in the buffer, so it cannot
+//!   know how many messages are gone.
+//! - `Error::Overrun { lost: Some(n) }`, with [`LogFlags::SEQ`] only: the group's sequence
+//!   numbers show that `n` messages are missing. It is returned just before the packet that
+//!   revealed the gap (the first packet of that group received after the loss), which comes
+//!   out on the next call and tells the same count in [`LogPacket::lost_before`]. Summing the
+//!   `Some(n)` events gives the exact number of messages lost.
+//!
+//! With [`LogBuilder::report_overruns`]`(false)` the socket stops receiving `ENOBUFS`
+//! (`NETLINK_NO_ENOBUFS`) and neither event is returned; [`LogPacket::lost_before`] still
+//! counts the gaps.
+//!
+//! [`LogFlags::SEQ_GLOBAL`] alone does not count losses: the global numbers are shared by
+//! every group of the network namespace that has the flag, so a gap in them is not a loss.
+//!
+//! # Testing without a kernel
+//!
+//! ```
+//! use netfilter::{Error, LogFlags, LogGroup};
+//! use netfilter_testkit::fake::FakeKernel;
+//! use netfilter_testkit::synth::LogPacketBuilder;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let (kernel, transport) = FakeKernel::new()?;
+//! let mut log = LogGroup::builder(7).flags(LogFlags::SEQ).transport(transport).open()?;
+//! kernel.log_packet(LogPacketBuilder::ipv4(7).prefix("first").payload(b"abc".to_vec()))?;
+//! let packet = log.recv()?;
+//! assert_eq!(packet.prefix(), Some("first"));
+//! assert_eq!((packet.seq(), packet.lost_before()), (Some(0), Some(0)));
+//! // Messages 1 to 3 never arrive: the gap is reported before message 4.
+//! kernel.log_packet(LogPacketBuilder::ipv4(7).seq(4))?;
+//! assert!(matches!(log.recv(), Err(Error::Overrun { lost: Some(3) })));
+//! assert_eq!(log.recv()?.lost_before(), Some(3));
+//! # Ok(())
+//! # }
+//! ```
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use netfilter_log_sys as sys;
+use netfilter_safe::transport::Transport;
+use netfilter_safe::wire::{self, LogConfig, LogMode, NLMSG_ERROR, NlError, NlMsgIter, Vlan};
+use netfilter_safe::{CopyMode, Family, Hook};
+
+use crate::conn::{Conn, Inbox, Namespace, request_header};
+use crate::error::{Error, Result};
+use crate::queue::MAX_COPY_RANGE;
+
+pub use netfilter_safe::log::LogFlags;
+
+/// Room for the headers and attributes around a copied payload in one message.
+const MESSAGE_OVERHEAD: usize = 4096;
+
+/// Room for the kernel's `skb_shared_info` and rounding when sizing the receive buffer.
+const SKB_OVERHEAD: usize = 1024;
+
+/// The kernel's `sizeof(struct skb_shared_info)` rounded to a cache line, at its smallest on
+/// 64-bit kernels (`MAX_SKB_FRAGS` 17); larger configurations only lower `NLMSG_GOODSIZE`.
+#[cfg(target_pointer_width = "64")]
+const SKB_SHARED_INFO: u32 = 320;
+/// On 32-bit kernels the size is not assumed: the bound stays conservative.
+#[cfg(not(target_pointer_width = "64"))]
+const SKB_SHARED_INFO: u32 = 0;
+
+/// How a [`LogGroup`] is set up; made by [`LogGroup::builder`] or
+/// [`LogGroup::builder_groups`].
+///
+/// Defaults: the whole packet is copied ([`CopyMode::Packet`], [`MAX_COPY_RANGE`]) — never
+/// the kernel's `COPY_NONE`; the kernel's batching (`qthresh` 100 messages, timeout 1 s,
+/// `nlbufsiz` `NLMSG_GOODSIZE`) unless set; no flags; overruns are reported.
+///
+/// Every value is checked by [`LogBuilder::open`] before anything is sent: the kernel
+/// silently ignores an out-of-range `nlbufsiz` and clamps a copy range, so those are refused
+/// with [`Error::OutOfRange`] instead.
+#[derive(Debug)]
+#[must_use = "a builder does nothing until opened"]
+pub struct LogBuilder {
+    groups: Vec<u16>,
+    copy_mode: CopyMode,
+    copy_range: u32,
+    qthresh: Option<u32>,
+    timeout: Option<Duration>,
+    nlbufsiz: Option<u32>,
+    flags: LogFlags,
+    recv_buffer: Option<u32>,
+    report_overruns: bool,
+    namespace: Namespace,
+    transport: Option<Box<dyn Transport>>,
+}
+
+impl LogBuilder {
+    /// The largest `nlbufsiz` the kernel takes: 128 KiB (`nfulnl_set_nlbufsiz` in
+    /// `net/netfilter/nfnetlink_log.c`).
+    pub const MAX_NLBUFSIZ: u32 = 131_072;
+
+    /// The longest flush timeout: 4 294 967 hundredths of a second (about 11 h 56 min). The
+    /// kernel takes the timeout in hundredths in a `u32`, then computes `timeout * HZ / 100`
+    /// in 32-bit arithmetic, which wraps above `u32::MAX / 1000` with `HZ` 1000.
+    pub const MAX_TIMEOUT: Duration = Duration::from_millis(MAX_TIMEOUT_HUNDREDTHS as u64 * 10);
+
+    fn new(groups: Vec<u16>) -> LogBuilder {
+        LogBuilder {
+            groups,
+            copy_mode: CopyMode::Packet,
+            copy_range: MAX_COPY_RANGE,
+            qthresh: None,
+            timeout: None,
+            nlbufsiz: None,
+            flags: LogFlags::empty(),
+            recv_buffer: None,
+            report_overruns: true,
+            namespace: Namespace::Current,
+            transport: None,
+        }
+    }
+
+    /// The smallest `nlbufsiz` the kernel takes: `NLMSG_GOODSIZE`, the size of a page (at
+    /// most 8 KiB) minus the kernel's `skb_shared_info` — 3776 on x86-64 with 4 KiB pages.
+    /// Below it `nfulnl_set_nlbufsiz` ignores the value. Computed from this system's page
+    /// size; on 64-bit kernels built with a larger `MAX_SKB_FRAGS` the kernel's bound is a
+    /// little lower, so this one is never too permissive.
+    pub fn min_nlbufsiz() -> u32 {
+        static MIN: OnceLock<u32> = OnceLock::new();
+        *MIN.get_or_init(|| {
+            // SAFETY: sysconf has no preconditions and only reads system configuration.
+            let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+            let page = u32::try_from(page).unwrap_or(4096).clamp(4096, 8192);
+            page - SKB_SHARED_INFO
+        })
+    }
+
+    /// Also serve log group `group` on this socket (one receive loop for all of them). A
+    /// group already listed is not added twice.
+    pub fn group(mut self, group: u16) -> LogBuilder {
+        if !self.groups.contains(&group) {
+            self.groups.push(group);
+        }
+        self
+    }
+
+    /// What is copied of each packet, and at most how many bytes (up to
+    /// [`MAX_COPY_RANGE`]; with [`CopyMode::Packet`], 0 means the kernel's maximum). A
+    /// rule's own size (`--nflog-size`, nft `snaplen`) may cut further. [`CopyMode::Meta`]
+    /// and [`CopyMode::None`] both send metadata without payload for log groups.
+    pub fn copy(mut self, mode: CopyMode, range: u32) -> LogBuilder {
+        self.copy_mode = mode;
+        self.copy_range = range;
+        self
+    }
+
+    /// How many messages the kernel gathers into one datagram before sending it (the
+    /// kernel's default: 100). A rule's own threshold (`--nflog-threshold`, nft
+    /// `queue-threshold`) lowers it; a full `nlbufsiz` buffer or the
+    /// [timeout](LogBuilder::timeout) sends a batch earlier.
+    pub fn qthresh(mut self, messages: u32) -> LogBuilder {
+        self.qthresh = Some(messages);
+        self
+    }
+
+    /// How long the kernel holds a partial batch before sending it (the kernel's default:
+    /// 1 s). The kernel counts in hundredths of a second: a duration that is not a whole
+    /// number of hundredths is rounded *up* (1 ms becomes 10 ms, so that a short timeout
+    /// never becomes 0). At most [`LogBuilder::MAX_TIMEOUT`].
+    pub fn timeout(mut self, timeout: Duration) -> LogBuilder {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The size in bytes of the buffer the kernel gathers a batch in (`nlbufsiz`), from
+    /// [`LogBuilder::min_nlbufsiz`] to [`LogBuilder::MAX_NLBUFSIZ`]; the kernel's default is
+    /// the minimum. A larger buffer lets [`qthresh`](LogBuilder::qthresh) messages of full
+    /// packets travel together.
+    pub fn nlbufsiz(mut self, bytes: u32) -> LogBuilder {
+        self.nlbufsiz = Some(bytes);
+        self
+    }
+
+    /// The group flags (replacing those set so far): [`LogFlags::SEQ`],
+    /// [`LogFlags::SEQ_GLOBAL`], [`LogFlags::CONNTRACK`].
+    pub fn flags(mut self, flags: LogFlags) -> LogBuilder {
+        self.flags = flags;
+        self
+    }
+
+    /// Number each group's messages ([`LogPacket::seq`]); also what lets the loss of
+    /// messages be counted ([`LogPacket::lost_before`]).
+    pub fn seq(self, on: bool) -> LogBuilder {
+        self.flag(LogFlags::SEQ, on)
+    }
+
+    /// Number messages across every group of the namespace that has this flag
+    /// ([`LogPacket::seq_global`]).
+    pub fn seq_global(self, on: bool) -> LogBuilder {
+        self.flag(LogFlags::SEQ_GLOBAL, on)
+    }
+
+    /// Attach the packet's conntrack entry ([`LogPacket::ct`], [`LogPacket::ct_info`]);
+    /// needs `nf_conntrack_netlink` in the kernel.
+    pub fn conntrack(self, on: bool) -> LogBuilder {
+        self.flag(LogFlags::CONNTRACK, on)
+    }
+
+    fn flag(mut self, flag: LogFlags, on: bool) -> LogBuilder {
+        self.flags.set(flag, on);
+        self
+    }
+
+    /// The socket's receive buffer in bytes: forced past `net.core.rmem_max` when the process
+    /// has `CAP_NET_ADMIN`, else capped by it.
+    pub fn recv_buffer(mut self, bytes: u32) -> LogBuilder {
+        self.recv_buffer = Some(bytes);
+        self
+    }
+
+    /// Whether overruns are returned as [`Error::Overrun`] (the default) or suppressed
+    /// (`NETLINK_NO_ENOBUFS`, and no gap events); see the [module docs](crate::log)
+    /// on lost messages.
+    pub fn report_overruns(mut self, report: bool) -> LogBuilder {
+        self.report_overruns = report;
+        self
+    }
+
+    /// Open the socket in another network namespace: the groups, rules and traffic are
+    /// those of that namespace.
+    pub fn namespace(mut self, namespace: Namespace) -> LogBuilder {
+        self.namespace = namespace;
+        self
+    }
+
+    /// Use `transport` instead of a netlink socket: the testkit's fake kernel, for tests
+    /// without privileges. Overrides [`LogBuilder::namespace`] and the socket options.
+    pub fn transport(mut self, transport: impl Transport + 'static) -> LogBuilder {
+        self.transport = Some(Box::new(transport));
+        self
+    }
+
+    /// Checks every value; returns the timeout in hundredths of a second.
+    fn check(&self) -> Result<Option<u32>> {
+        if self.groups.is_empty() {
+            return Err(Error::OutOfRange {
+                what: "number of log groups",
+                value: 0,
+                min: 1,
+                max: u64::from(u16::MAX) + 1,
+            });
+        }
+        if self.copy_range > MAX_COPY_RANGE {
+            return Err(Error::OutOfRange {
+                what: "copy range",
+                value: self.copy_range.into(),
+                min: 0,
+                max: MAX_COPY_RANGE.into(),
+            });
+        }
+        if let Some(bytes) = self.nlbufsiz {
+            let (min, max) = (LogBuilder::min_nlbufsiz(), LogBuilder::MAX_NLBUFSIZ);
+            if !(min..=max).contains(&bytes) {
+                return Err(Error::OutOfRange {
+                    what: "nlbufsiz",
+                    value: bytes.into(),
+                    min: min.into(),
+                    max: max.into(),
+                });
+            }
+        }
+        self.timeout.map(hundredths).transpose()
+    }
+
+    /// The largest datagram the kernel can send with these settings: a batch buffer is
+    /// `max(nlbufsiz, one message)` bytes, and the allocator may round it up to a power of
+    /// two.
+    fn datagram_size(&self) -> usize {
+        let copy = match self.copy_mode {
+            CopyMode::Packet if self.copy_range == 0 => MAX_COPY_RANGE,
+            CopyMode::Packet => self.copy_range,
+            _ => 0,
+        };
+        let batch = self.nlbufsiz.unwrap_or_else(LogBuilder::min_nlbufsiz) as usize;
+        let message = copy as usize + MESSAGE_OVERHEAD;
+        (batch.max(message) + SKB_OVERHEAD).next_power_of_two()
+    }
+
+    /// Opens the socket, binds every group and configures it.
+    ///
+    /// # Errors
+    /// [`Error::OutOfRange`] for no group, a copy range over [`MAX_COPY_RANGE`], an
+    /// `nlbufsiz` outside [`min_nlbufsiz`](LogBuilder::min_nlbufsiz)`..=`[`MAX_NLBUFSIZ`](LogBuilder::MAX_NLBUFSIZ)
+    /// or a timeout over [`MAX_TIMEOUT`](LogBuilder::MAX_TIMEOUT) (nothing is sent);
+    /// [`Error::NotPermitted`] when another socket owns a group or the process lacks
+    /// `CAP_NET_ADMIN`; [`Error::Unsupported`] for [`LogFlags::CONNTRACK`] without the
+    /// kernel's conntrack glue.
+    pub fn open(self) -> Result<LogGroup> {
+        let timeout = self.check()?;
+        let size = self.datagram_size();
+        let transport =
+            self.namespace
+                .transport(self.transport, self.recv_buffer, self.report_overruns)?;
+        let mut log = LogGroup {
+            conn: Conn::new(transport),
+            groups: Vec::with_capacity(self.groups.len()),
+            inbox: Inbox::new(size, self.report_overruns),
+            ready: VecDeque::new(),
+            seqs: SeqTracker::default(),
+            report_overruns: self.report_overruns,
+        };
+        let mode = LogMode {
+            copy_range: self.copy_range,
+            copy_mode: self.copy_mode.raw(),
+        };
+        for group in self.groups {
+            log.configure(group, |c| c.cmd = Some(sys::NFULNL_CFG_CMD_BIND as u8))?;
+            log.groups.push(group);
+            log.configure(group, |c| {
+                c.mode = Some(mode);
+                c.qthresh = self.qthresh;
+                c.timeout = timeout;
+                c.nlbufsiz = self.nlbufsiz;
+            })?;
+            if !self.flags.is_empty() {
+                log.set_flags(group, self.flags)?;
+            }
+            if self.flags.contains(LogFlags::SEQ) {
+                // A group's numbers start at 0 when the flag is set on a new instance.
+                log.seqs.expect(group, 0);
+            }
+        }
+        Ok(log)
+    }
+}
+
+/// The largest timeout in hundredths of a second; see [`LogBuilder::MAX_TIMEOUT`].
+const MAX_TIMEOUT_HUNDREDTHS: u32 = u32::MAX / 1000;
+
+/// `timeout` in hundredths of a second, rounded up.
+fn hundredths(timeout: Duration) -> Result<u32> {
+    let n = timeout.as_nanos().div_ceil(10_000_000);
+    match u32::try_from(n) {
+        Ok(n) if n <= MAX_TIMEOUT_HUNDREDTHS => Ok(n),
+        _ => Err(Error::OutOfRange {
+            what: "timeout in hundredths of a second",
+            value: u64::try_from(n).unwrap_or(u64::MAX),
+            min: 0,
+            max: MAX_TIMEOUT_HUNDREDTHS.into(),
+        }),
+    }
+}
+
+/// The sequence number each group's next message should carry.
+#[derive(Debug, Default)]
+struct SeqTracker {
+    next: BTreeMap<u16, u32>,
+}
+
+impl SeqTracker {
+    fn expect(&mut self, group: u16, seq: u32) {
+        self.next.insert(group, seq);
+    }
+
+    /// Records message `seq` of `group`; returns how many messages before it are missing.
+    fn observe(&mut self, group: u16, seq: u32) -> u32 {
+        let lost = match self.next.get(&group) {
+            // A jump backwards (a number below the expected one) resynchronises.
+            Some(&next) => match seq.wrapping_sub(next) {
+                gap if gap < 1 << 31 => gap,
+                _ => 0,
+            },
+            None => 0,
+        };
+        self.next.insert(group, seq.wrapping_add(1));
+        lost
+    }
+}
+
+/// What the receive path hands out, in order.
+#[derive(Debug)]
+enum Ready {
+    Packet(Box<LogPacket>),
+    /// A gap in a group's sequence numbers, reported before the packet that showed it.
+    Lost(u32),
+}
+
+/// One netlink socket serving one or more NFLOG groups; packets come out owned
+/// ([`LogPacket`]). Unbinds its groups when dropped.
+///
+/// Not `Clone` (it owns the socket); `Send`, so a receive loop may move to its own thread.
+/// See the [module docs](crate::log) for how overruns and lost messages are reported.
+///
+/// ```no_run
+/// use netfilter::LogGroup;
+///
+/// # fn main() -> Result<(), netfilter::Error> {
+/// // nft add rule inet filter input log group 1 prefix "in"; ... log group 2 prefix "out"
+/// let mut log = LogGroup::builder_groups(&[1, 2]).open()?;
+/// for packet in log.incoming() {
+///     let packet = match packet {
+///         Ok(packet) => packet,
+///         Err(netfilter::Error::Overrun { lost }) => {
+///             eprintln!("overrun, lost: {lost:?}");
+///             continue;
+///         }
+///         Err(err) => return Err(err),
+///     };
+///     println!("group {} {:?}", packet.group(), packet.prefix());
+/// }
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct LogGroup {
+    conn: Conn,
+    groups: Vec<u16>,
+    inbox: Inbox,
+    ready: VecDeque<Ready>,
+    seqs: SeqTracker,
+    report_overruns: bool,
+}
+
+impl LogGroup {
+    /// Starts setting up a socket that serves log group `group` (`--nflog-group`, nft
+    /// `log group`).
+    pub fn builder(group: u16) -> LogBuilder {
+        LogBuilder::new(vec![group])
+    }
+
+    /// Starts setting up a socket that serves every group in `groups` (duplicates are
+    /// ignored); see also [`LogBuilder::group`].
+    pub fn builder_groups(groups: &[u16]) -> LogBuilder {
+        groups
+            .iter()
+            .fold(LogBuilder::new(Vec::new()), |b, &g| b.group(g))
+    }
+
+    /// The groups this socket serves.
+    pub fn groups(&self) -> &[u16] {
+        &self.groups
+    }
+
+    /// Receives the next packet, blocking until one comes.
+    ///
+    /// # Errors
+    /// [`Error::Overrun`] when the kernel dropped messages for lack of buffer (not fatal: call
+    /// again; see the [module docs](crate::log)); [`Error::Malformed`] for a message that
+    /// could not be parsed (skipped); an I/O error.
+    pub fn recv(&mut self) -> Result<LogPacket> {
+        loop {
+            if let Some(packet) = self.next_ready()? {
+                return Ok(packet);
+            }
+            self.receive(true)?;
+        }
+    }
+
+    /// Receives the next packet if one is waiting, without blocking.
+    ///
+    /// # Errors
+    /// As for [`LogGroup::recv`].
+    pub fn try_recv(&mut self) -> Result<Option<LogPacket>> {
+        self.recv_timeout(Duration::ZERO)
+    }
+
+    /// Receives the next packet, waiting at most `timeout`.
+    ///
+    /// # Errors
+    /// As for [`LogGroup::recv`].
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<LogPacket>> {
+        let deadline = Instant::now().checked_add(timeout);
+        loop {
+            if let Some(packet) = self.next_ready()? {
+                return Ok(Some(packet));
+            }
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            let readable = self
+                .conn
+                .transport()
+                .wait_readable(left)
+                .map_err(|source| Error::io("poll", source))?;
+            if !readable {
+                return Ok(None);
+            }
+            let received = self.receive(false)?;
+            if !received && left.is_some_and(|left| left.is_zero()) {
+                return self.next_ready();
+            }
+        }
+    }
+
+    /// A blocking iterator over the packets; it never ends by itself.
+    pub fn incoming(&mut self) -> LogIncoming<'_> {
+        LogIncoming { log: self }
+    }
+
+    /// Hands every packet to `f`, forever. Overruns and malformed messages are skipped (see
+    /// [`LogPacket::lost_before`] for what was lost); any other error, including one `f`
+    /// returns, ends the loop.
+    ///
+    /// # Errors
+    /// The error that ended the loop.
+    pub fn run(&mut self, mut f: impl FnMut(LogPacket) -> Result<()>) -> Result<()> {
+        loop {
+            match self.recv() {
+                Ok(packet) => f(packet)?,
+                Err(Error::Overrun { .. } | Error::Malformed(_)) => continue,
+                Err(err) => return Err(err),
+            }
+        }
+    }
+
+    /// Datagrams the socket dropped because its receive buffer was full (`SO_MEMINFO`
+    /// drops), 0 over a custom transport that does not count them.
+    ///
+    /// # Errors
+    /// [`Error::Safe`] when the count cannot be read.
+    pub fn socket_drops(&self) -> Result<u32> {
+        Ok(self.conn.transport().drops()?)
+    }
+
+    /// The socket's descriptor, for event loops: readable when [`LogGroup::try_recv`] has
+    /// something.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.conn.transport().fd()
+    }
+
+    /// The next packet (or gap event) already received, if any.
+    pub(crate) fn next_ready(&mut self) -> Result<Option<LogPacket>> {
+        loop {
+            while self.ready.is_empty() {
+                let Some(datagram) = self.inbox.stashed() else {
+                    return Ok(None);
+                };
+                parse(&mut self.ready, &mut self.seqs, &datagram)?;
+            }
+            match self.ready.pop_front() {
+                Some(Ready::Packet(packet)) => return Ok(Some(*packet)),
+                Some(Ready::Lost(lost)) if self.report_overruns => {
+                    return Err(Error::Overrun { lost: Some(lost) });
+                }
+                Some(Ready::Lost(_)) | None => {}
+            }
+        }
+    }
+
+    /// Receives a burst of datagrams (blocking for the first when `block`) and parses them
+    /// into `ready`; `Ok(false)` when nothing was waiting.
+    pub(crate) fn receive(&mut self, block: bool) -> Result<bool> {
+        let LogGroup {
+            conn,
+            inbox,
+            ready,
+            seqs,
+            ..
+        } = self;
+        inbox.receive_burst(conn, block, |datagram| parse(ready, seqs, datagram))
+    }
+
+    fn set_flags(&mut self, group: u16, flags: LogFlags) -> Result<()> {
+        match self.configure(group, |c| c.flags = Some(flags.bits())) {
+            // The kernel loaded nf_conntrack_netlink for the conntrack flag: ask again.
+            Err(Error::Kernel { source, .. }) if source.raw_os_error() == Some(libc::EAGAIN) => {
+                self.configure(group, |c| c.flags = Some(flags.bits()))
+            }
+            other => other,
+        }
+    }
+
+    /// Sends one configuration request for `group` and waits for the answer.
+    fn configure(&mut self, group: u16, set: impl FnOnce(&mut LogConfig<'static>)) -> Result<()> {
+        let seq = self.conn.next_seq();
+        let mut config = LogConfig::default();
+        config.header = request_header(seq, group);
+        set(&mut config);
+        let what = describe(&config);
+        self.inbox.request(&self.conn, || what, &config, seq)
+    }
+}
+
+/// Turns the log messages of `datagram` (one, or a batch ended by `NLMSG_DONE`) into packets
+/// and gap events; reports the first problem after every good message was taken.
+fn parse(ready: &mut VecDeque<Ready>, seqs: &mut SeqTracker, datagram: &Bytes) -> Result<()> {
+    let mut failure = None;
+    for message in NlMsgIter::new(datagram) {
+        let message = match message {
+            Ok(message) => message,
+            Err(err) => {
+                failure.get_or_insert(Error::Malformed(err));
+                break;
+            }
+        };
+        match message.header().msg_type {
+            wire::LogPacket::MSG_TYPE => match wire::LogPacket::parse(&message) {
+                Ok(p) => {
+                    let mut packet = LogPacket::new(datagram, &p);
+                    if let Some(seq) = packet.seq {
+                        let lost = seqs.observe(packet.group, seq);
+                        if lost > 0 {
+                            ready.push_back(Ready::Lost(lost));
+                        }
+                        packet.lost_before = Some(lost);
+                    }
+                    ready.push_back(Ready::Packet(Box::new(packet)));
+                }
+                Err(err) => {
+                    failure.get_or_insert(Error::Malformed(err));
+                }
+            },
+            NLMSG_ERROR => match NlError::parse(&message) {
+                Ok(e) if e.error == 0 => {}
+                Ok(e) => {
+                    failure.get_or_insert(Error::kernel(
+                        "configure a log group".into(),
+                        std::io::Error::from_raw_os_error(e.error.saturating_neg()),
+                    ));
+                }
+                Err(err) => {
+                    failure.get_or_insert(Error::Malformed(err));
+                }
+            },
+            // NLMSG_DONE ends a batch; NLMSG_NOOP and others carry nothing for us.
+            _ => {}
+        }
+    }
+    match failure {
+        Some(err) => Err(err),
+        None => Ok(()),
+    }
+}
+
+/// A readable description of a configuration request, for errors.
+fn describe(config: &LogConfig<'_>) -> String {
+    let group = config.header.res_id;
+    match config.cmd {
+        Some(cmd) if cmd == sys::NFULNL_CFG_CMD_BIND as u8 => {
+            return format!("bind log group {group}");
+        }
+        Some(cmd) if cmd == sys::NFULNL_CFG_CMD_UNBIND as u8 => {
+            return format!("unbind log group {group}");
+        }
+        Some(cmd) => return format!("run command {cmd} on log group {group}"),
+        None => {}
+    }
+    if let Some(flags) = config.flags {
+        return format!(
+            "set flags {:?} on log group {group}",
+            LogFlags::from_bits_retain(flags)
+        );
+    }
+    let mut parts = Vec::new();
+    if let Some(mode) = config.mode {
+        parts.push(format!(
+            "copy mode {} range {}",
+            mode.copy_mode, mode.copy_range
+        ));
+    }
+    if let Some(q) = config.qthresh {
+        parts.push(format!("qthresh {q}"));
+    }
+    if let Some(t) = config.timeout {
+        parts.push(format!("timeout {t}/100 s"));
+    }
+    if let Some(n) = config.nlbufsiz {
+        parts.push(format!("nlbufsiz {n}"));
+    }
+    format!("set {} on log group {group}", parts.join(", "))
+}
+
+impl Drop for LogGroup {
+    fn drop(&mut self) {
+        // Closing the socket would destroy the instances too (NETLINK_URELEASE); unbinding
+        // says so explicitly, and shows over a custom transport.
+        for group in std::mem::take(&mut self.groups) {
+            let _ = self.configure(group, |c| c.cmd = Some(sys::NFULNL_CFG_CMD_UNBIND as u8));
+        }
+    }
+}
+
+impl AsFd for LogGroup {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd()
+    }
+}
+
+/// The blocking iterator of [`LogGroup::incoming`]; it never ends by itself.
+#[derive(Debug)]
+pub struct LogIncoming<'a> {
+    log: &'a mut LogGroup,
+}
+
+impl Iterator for LogIncoming<'_> {
+    type Item = Result<LogPacket>;
+
+    fn next(&mut self) -> Option<Result<LogPacket>> {
+        Some(self.log.recv())
+    }
+}
+
+/// A logged packet, owned and `Send`: every attribute the kernel sent. Byte fields (payload,
+/// prefix, headers, conntrack) are [`Bytes`] slices of the received datagram: no copy is
+/// made, and the datagram stays allocated while one of them is alive.
+#[derive(Clone)]
+pub struct LogPacket {
+    group: u16,
+    family: Family,
+    hw_protocol: u16,
+    hook: Hook,
+    mark: u32,
+    timestamp: Option<SystemTime>,
+    indev: Option<u32>,
+    outdev: Option<u32>,
+    physindev: Option<u32>,
+    physoutdev: Option<u32>,
+    hw_addr: Option<wire::HwAddr>,
+    hw_type: Option<u16>,
+    hw_header: Option<Bytes>,
+    hw_len: Option<u16>,
+    payload: Option<Bytes>,
+    prefix: Option<Bytes>,
+    /// The prefix as text when it is not valid UTF-8 (lossy); `None` when `prefix` is valid.
+    prefix_lossy: Option<Box<str>>,
+    uid: Option<u32>,
+    gid: Option<u32>,
+    seq: Option<u32>,
+    seq_global: Option<u32>,
+    ct: Option<Bytes>,
+    ct_info: Option<u32>,
+    vlan: Option<Vlan>,
+    l2hdr: Option<Bytes>,
+    unknown: Vec<(u16, Bytes)>,
+    lost_before: Option<u32>,
+}
+
+impl fmt::Debug for LogPacket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LogPacket")
+            .field("group", &self.group)
+            .field("family", &self.family)
+            .field("hook", &self.hook)
+            .field("prefix", &self.prefix())
+            .field("mark", &self.mark)
+            .field("seq", &self.seq)
+            .field("lost_before", &self.lost_before)
+            .field("payload_len", &self.payload().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl LogPacket {
+    /// Builds the packet from a parsed message whose bytes live in `datagram`.
+    fn new(datagram: &Bytes, p: &wire::LogPacket<'_>) -> LogPacket {
+        let slice = |b: &[u8]| datagram.slice_ref(b);
+        let cow = |c: &Option<std::borrow::Cow<'_, [u8]>>| c.as_deref().map(slice);
+        let prefix = cow(&p.prefix);
+        let prefix_lossy = prefix
+            .as_deref()
+            .and_then(|b| match std::str::from_utf8(b) {
+                Ok(_) => None,
+                Err(_) => Some(String::from_utf8_lossy(b).into()),
+            });
+        LogPacket {
+            group: p.header.res_id,
+            family: Family::from(p.header.family),
+            hw_protocol: p.packet_hdr.hw_protocol,
+            hook: Hook::from(p.packet_hdr.hook),
+            mark: p.mark.unwrap_or(0),
+            timestamp: p.timestamp.and_then(|t| {
+                let since = Duration::new(t.sec, 0).checked_add(Duration::from_micros(t.usec))?;
+                SystemTime::UNIX_EPOCH.checked_add(since)
+            }),
+            indev: p.indev,
+            outdev: p.outdev,
+            physindev: p.physindev,
+            physoutdev: p.physoutdev,
+            hw_addr: p.hw_addr,
+            hw_type: p.hw_type,
+            hw_header: cow(&p.hw_header),
+            hw_len: p.hw_len,
+            payload: cow(&p.payload),
+            prefix,
+            prefix_lossy,
+            uid: p.uid,
+            gid: p.gid,
+            seq: p.seq,
+            seq_global: p.seq_global,
+            ct: cow(&p.ct),
+            ct_info: p.ct_info,
+            vlan: p.vlan,
+            l2hdr: cow(&p.l2hdr),
+            unknown: p
+                .unknown
+                .iter()
+                .map(|a| (a.kind(), slice(&a.value)))
+                .collect(),
+            lost_before: None,
+        }
+    }
+
+    /// The log group it was logged to.
+    pub fn group(&self) -> u16 {
+        self.group
+    }
+
+    /// The protocol family of the rule that logged it.
+    pub fn family(&self) -> Family {
+        self.family
+    }
+
+    /// The link-layer protocol (an ethertype: `0x0800` IPv4, `0x86dd` IPv6).
+    pub fn hw_protocol(&self) -> u16 {
+        self.hw_protocol
+    }
+
+    /// The hook it was logged at.
+    pub fn hook(&self) -> Hook {
+        self.hook
+    }
+
+    /// Its mark (`skb->mark`), 0 when unmarked.
+    pub fn mark(&self) -> u32 {
+        self.mark
+    }
+
+    /// When it was received; the kernel sends it for hooks up to FORWARD.
+    pub fn timestamp(&self) -> Option<SystemTime> {
+        self.timestamp
+    }
+
+    /// The input interface index.
+    pub fn indev(&self) -> Option<u32> {
+        self.indev
+    }
+
+    /// The output interface index.
+    pub fn outdev(&self) -> Option<u32> {
+        self.outdev
+    }
+
+    /// The physical input interface of a bridge port.
+    pub fn physindev(&self) -> Option<u32> {
+        self.physindev
+    }
+
+    /// The physical output interface of a bridge port.
+    pub fn physoutdev(&self) -> Option<u32> {
+        self.physoutdev
+    }
+
+    /// The source hardware address, at its real length (received packets).
+    pub fn hw_addr(&self) -> Option<&[u8]> {
+        self.hw_addr.as_ref().map(wire::HwAddr::as_slice)
+    }
+
+    /// The input device's type (`ARPHRD_*`: 1 Ethernet, 772 loopback).
+    pub fn hw_type(&self) -> Option<u16> {
+        self.hw_type
+    }
+
+    /// The link-layer header as received (`NFULA_HWHEADER`).
+    pub fn hw_header(&self) -> Option<&Bytes> {
+        self.hw_header.as_ref()
+    }
+
+    /// The input device's link-layer header length (`NFULA_HWLEN`).
+    pub fn hw_len(&self) -> Option<u16> {
+        self.hw_len
+    }
+
+    /// The packet from its network header on, up to the copy range; empty in metadata-only
+    /// mode. A slice of the received datagram: no copy was made.
+    pub fn payload(&self) -> &Bytes {
+        static EMPTY: Bytes = Bytes::new();
+        self.payload.as_ref().unwrap_or(&EMPTY)
+    }
+
+    /// Whether the kernel sent a payload at all (not in metadata-only mode).
+    pub fn has_payload(&self) -> bool {
+        self.payload.is_some()
+    }
+
+    /// The rule's prefix (`--nflog-prefix`, nft `log prefix`) as text. Lossy: a prefix
+    /// that is not valid UTF-8 has its invalid sequences replaced by U+FFFD; see
+    /// [`LogPacket::prefix_bytes`] for the exact bytes.
+    pub fn prefix(&self) -> Option<&str> {
+        if let Some(text) = &self.prefix_lossy {
+            return Some(text);
+        }
+        self.prefix
+            .as_deref()
+            .and_then(|b| std::str::from_utf8(b).ok())
+    }
+
+    /// The prefix's exact bytes, without the terminating NUL.
+    pub fn prefix_bytes(&self) -> Option<&[u8]> {
+        self.prefix.as_deref()
+    }
+
+    /// The uid owning the sending socket (local traffic).
+    pub fn uid(&self) -> Option<u32> {
+        self.uid
+    }
+
+    /// The gid owning the sending socket (local traffic).
+    pub fn gid(&self) -> Option<u32> {
+        self.gid
+    }
+
+    /// The group's sequence number, from 0 (with [`LogFlags::SEQ`]).
+    pub fn seq(&self) -> Option<u32> {
+        self.seq
+    }
+
+    /// The namespace-wide sequence number, from 1 (with [`LogFlags::SEQ_GLOBAL`]).
+    pub fn seq_global(&self) -> Option<u32> {
+        self.seq_global
+    }
+
+    /// With [`LogFlags::SEQ`], how many messages of this group were lost between the
+    /// previous one this socket received and this one (`Some(0)`: none); `None` without
+    /// the flag. Counts losses also when overruns are not reported.
+    pub fn lost_before(&self) -> Option<u32> {
+        self.lost_before
+    }
+
+    /// The conntrack entry, raw `CTA_*` attributes (with [`LogFlags::CONNTRACK`]).
+    pub fn ct(&self) -> Option<&[u8]> {
+        self.ct.as_deref()
+    }
+
+    /// The conntrack state (`enum ip_conntrack_info`, with [`LogFlags::CONNTRACK`]).
+    pub fn ct_info(&self) -> Option<u32> {
+        self.ct_info
+    }
+
+    /// The VLAN tag (bridge and netdev families).
+    pub fn vlan(&self) -> Option<Vlan> {
+        self.vlan
+    }
+
+    /// The link-layer header (bridge and netdev families).
+    pub fn l2hdr(&self) -> Option<&[u8]> {
+        self.l2hdr.as_deref()
+    }
+
+    /// Attributes this crate does not know (a newer kernel's): type and value.
+    pub fn unknown_attributes(&self) -> &[(u16, Bytes)] {
+        &self.unknown
+    }
+}

@@ -1,0 +1,601 @@
+//! The ergonomic log groups against the real kernel, each test in its own network namespace,
+//! plus the parts only a fake kernel can show (what is sent, exact gaps, odd prefixes).
+
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+use netfilter::{CopyMode, Error, Family, Hook, LogFlags, LogGroup, LogPacket, Namespace};
+use netfilter_testkit::fake::FakeKernel;
+use netfilter_testkit::rules::{Hook as RuleHook, Protocol, Rule};
+use netfilter_testkit::synth::LogPacketBuilder;
+use netfilter_testkit::traffic::udp_send;
+use netfilter_testkit::{Sandbox, procfs, sandbox_or_skip};
+
+const WAIT: Duration = Duration::from_secs(5);
+
+fn local(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// Logs UDP to `port` on OUTPUT of `sandbox` to `group` with `prefix`.
+fn log_rule(sandbox: &Sandbox, group: u16, port: u16, prefix: &str) {
+    Rule::log(group)
+        .hook(RuleHook::Output)
+        .protocol(Protocol::Udp)
+        .dport(port)
+        .prefix(prefix)
+        .apply(sandbox)
+        .expect("NFLOG rule");
+}
+
+/// Opens log groups inside `sandbox` (the socket stays there when the value moves out).
+fn open(sandbox: &Sandbox, builder: impl FnOnce() -> netfilter::LogBuilder + Send) -> LogGroup {
+    sandbox.run(|| builder().open()).expect("open log group")
+}
+
+fn next(log: &mut LogGroup) -> LogPacket {
+    log.recv_timeout(WAIT)
+        .expect("recv")
+        .expect("a packet within the wait")
+}
+
+/// The UDP payload of an IPv4 packet.
+fn udp_data(packet: &LogPacket) -> Vec<u8> {
+    let p = packet.payload();
+    let ihl = usize::from(p[0] & 0x0f) * 4;
+    p[ihl + 8..].to_vec()
+}
+
+/// The effective uid of this process (the owner of `/proc/self`).
+fn euid() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").expect("/proc/self").uid()
+}
+
+fn out_of_range(err: &Error) -> Option<&'static str> {
+    match err {
+        Error::OutOfRange { what, .. } => Some(what),
+        _ => None,
+    }
+}
+
+#[test]
+fn prefix_payload_and_metadata() {
+    let sandbox = sandbox_or_skip!();
+    log_rule(&sandbox, 31, 9401, "nf-test");
+    let mut log = open(&sandbox, || LogGroup::builder(31));
+    assert_eq!(log.groups(), [31]);
+    udp_send(&sandbox, local(9401), b"logged").expect("send");
+    let packet = next(&mut log);
+    assert_eq!(packet.prefix(), Some("nf-test"));
+    assert_eq!(packet.prefix_bytes(), Some(&b"nf-test"[..]));
+    assert_eq!(
+        (
+            packet.group(),
+            packet.family(),
+            packet.hook(),
+            packet.hw_protocol()
+        ),
+        (31, Family::Ipv4, Hook::LocalOut, 0x0800)
+    );
+    assert_eq!(
+        (packet.outdev(), packet.indev()),
+        (Some(1), None),
+        "sent out of lo"
+    );
+    assert_eq!(packet.uid(), Some(euid()), "local traffic carries the uid");
+    assert!(packet.gid().is_some());
+    assert_eq!(udp_data(&packet), b"logged");
+    assert_eq!(
+        packet.payload().len(),
+        20 + 8 + 6,
+        "the whole packet by default"
+    );
+    // Zero copy: prefix and payload are slices of the same received message, the payload
+    // a few attributes after the prefix.
+    let prefix_at = packet.prefix_bytes().expect("prefix").as_ptr() as usize;
+    let payload_at = packet.payload().as_ptr() as usize;
+    assert!(
+        payload_at > prefix_at && payload_at - prefix_at < 256,
+        "payload at {payload_at:#x}, prefix at {prefix_at:#x}: not one datagram"
+    );
+    assert_eq!(
+        (packet.seq(), packet.seq_global(), packet.lost_before()),
+        (None, None, None),
+        "no sequence numbers without the flags"
+    );
+    // The packet is owned and Send: it outlives the group and crosses threads.
+    drop(log);
+    let len = std::thread::spawn(move || packet.payload().len())
+        .join()
+        .expect("thread");
+    assert_eq!(len, 34);
+}
+
+#[test]
+fn sequence_numbers_only_with_the_flags() {
+    let sandbox = sandbox_or_skip!();
+    log_rule(&sandbox, 32, 9402, "plain");
+    log_rule(&sandbox, 33, 9403, "numbered");
+    let mut plain = open(&sandbox, || LogGroup::builder(32));
+    let mut numbered = open(&sandbox, || {
+        LogGroup::builder(33).seq(true).seq_global(true)
+    });
+    for _ in 0..3 {
+        udp_send(&sandbox, local(9402), b"p").expect("send");
+        udp_send(&sandbox, local(9403), b"n").expect("send");
+    }
+    let plain: Vec<_> = (0..3)
+        .map(|_| {
+            let p = next(&mut plain);
+            (p.seq(), p.seq_global(), p.lost_before())
+        })
+        .collect();
+    assert_eq!(plain, [(None, None, None); 3]);
+    let numbered: Vec<LogPacket> = (0..3).map(|_| next(&mut numbered)).collect();
+    let local: Vec<_> = numbered.iter().map(|p| p.seq()).collect();
+    assert_eq!(
+        local,
+        [Some(0), Some(1), Some(2)],
+        "per-group numbers count from 0"
+    );
+    assert!(numbered.iter().all(|p| p.lost_before() == Some(0)));
+    let global: Vec<u32> = numbered
+        .iter()
+        .map(|p| p.seq_global().expect("global"))
+        .collect();
+    assert!(
+        global.windows(2).all(|w| w[1] == w[0] + 1),
+        "global numbers increase by one: {global:?}"
+    );
+}
+
+#[test]
+fn qthresh_batches_several_packets_into_one_burst() {
+    let sandbox = sandbox_or_skip!();
+    log_rule(&sandbox, 34, 9404, "batch");
+    let mut log = open(&sandbox, || {
+        LogGroup::builder(34)
+            .copy(CopyMode::Meta, 0)
+            .qthresh(3)
+            .timeout(Duration::from_secs(10))
+    });
+    udp_send(&sandbox, local(9404), b"a").expect("send");
+    udp_send(&sandbox, local(9404), b"b").expect("send");
+    assert!(
+        log.recv_timeout(Duration::from_millis(300))
+            .expect("recv")
+            .is_none(),
+        "two of three wait in the kernel's batch"
+    );
+    let row = procfs::log_row(&sandbox, 34).expect("procfs").expect("row");
+    assert_eq!(row.qlen, 2);
+    let start = Instant::now();
+    udp_send(&sandbox, local(9404), b"c").expect("send");
+    let first = next(&mut log);
+    // The other two came in the same datagram: already received, no waiting.
+    let rest: Vec<_> = (0..2)
+        .map(|_| log.try_recv().expect("recv").expect("in the same batch"))
+        .collect();
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "sent at the threshold"
+    );
+    assert!(!first.has_payload() && rest.iter().all(|p| !p.has_payload()));
+    assert!(log.try_recv().expect("recv").is_none());
+}
+
+#[test]
+fn timeout_as_duration_flushes_a_partial_batch() {
+    let sandbox = sandbox_or_skip!();
+    log_rule(&sandbox, 35, 9405, "flush");
+    let mut log = open(&sandbox, || {
+        LogGroup::builder(35)
+            .qthresh(100)
+            .timeout(Duration::from_millis(300))
+    });
+    let row = procfs::log_row(&sandbox, 35).expect("procfs").expect("row");
+    assert_eq!(row.flush_timeout, 30, "in hundredths of a second");
+    let start = Instant::now();
+    udp_send(&sandbox, local(9405), b"a").expect("send");
+    udp_send(&sandbox, local(9405), b"b").expect("send");
+    let got: Vec<Vec<u8>> = (0..2).map(|_| udp_data(&next(&mut log))).collect();
+    let waited = start.elapsed();
+    assert_eq!(got, [b"a".to_vec(), b"b".to_vec()]);
+    assert!(
+        waited >= Duration::from_millis(250) && waited < Duration::from_secs(3),
+        "sent by the timeout: {waited:?}"
+    );
+}
+
+#[test]
+fn copy_range_cuts_the_payload() {
+    let sandbox = sandbox_or_skip!();
+    log_rule(&sandbox, 36, 9406, "range");
+    let mut cut = open(&sandbox, || {
+        LogGroup::builder(36).copy(CopyMode::Packet, 16)
+    });
+    let row = procfs::log_row(&sandbox, 36).expect("procfs").expect("row");
+    assert_eq!((row.copy_mode, row.copy_range), (2, 16));
+    udp_send(&sandbox, local(9406), &[1u8; 100]).expect("send");
+    let packet = next(&mut cut);
+    assert_eq!(packet.payload().len(), 16);
+    assert_eq!(packet.payload()[0] >> 4, 4, "from the IPv4 header on");
+    drop(cut);
+    let mut meta = open(&sandbox, || LogGroup::builder(36).copy(CopyMode::Meta, 0));
+    udp_send(&sandbox, local(9406), &[1u8; 100]).expect("send");
+    let packet = next(&mut meta);
+    assert!(!packet.has_payload() && packet.payload().is_empty());
+    assert_eq!(packet.prefix(), Some("range"), "metadata still comes");
+}
+
+#[test]
+fn two_groups_on_one_socket() {
+    let sandbox = sandbox_or_skip!();
+    log_rule(&sandbox, 37, 9407, "first");
+    log_rule(&sandbox, 38, 9408, "second");
+    let mut log = open(&sandbox, || LogGroup::builder_groups(&[37, 38, 37]));
+    assert_eq!(log.groups(), [37, 38], "duplicates are ignored");
+    udp_send(&sandbox, local(9407), b"1").expect("send");
+    udp_send(&sandbox, local(9408), b"2").expect("send");
+    let seen: BTreeSet<(u16, String, Vec<u8>)> = (0..2)
+        .map(|_| {
+            let p = next(&mut log);
+            let prefix = p.prefix().expect("prefix").to_owned();
+            (p.group(), prefix, udp_data(&p))
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        BTreeSet::from([
+            (37, "first".to_owned(), b"1".to_vec()),
+            (38, "second".to_owned(), b"2".to_vec()),
+        ])
+    );
+    let rows: Vec<u16> = procfs::log_rows(&sandbox)
+        .expect("procfs")
+        .iter()
+        .map(|r| r.group)
+        .collect();
+    assert!(rows.contains(&37) && rows.contains(&38), "{rows:?}");
+    drop(log);
+    assert!(
+        procfs::log_rows(&sandbox).expect("procfs").is_empty(),
+        "both unbound on drop"
+    );
+}
+
+#[test]
+fn a_group_served_from_another_namespace() {
+    let sandbox = sandbox_or_skip!();
+    let Some(path) = sandbox.path() else {
+        eprintln!("SKIP a_group_served_from_another_namespace: no /run/netns path when rootless");
+        return;
+    };
+    log_rule(&sandbox, 39, 9409, "elsewhere");
+    // Opened from this thread, which stays in the test's own namespace.
+    let mut log = LogGroup::builder(39)
+        .namespace(Namespace::path(path))
+        .open()
+        .expect("open");
+    assert!(
+        procfs::log_row(&sandbox, 39).expect("procfs").is_some(),
+        "bound in the sandbox"
+    );
+    udp_send(&sandbox, local(9409), b"there").expect("send");
+    let packet = next(&mut log);
+    assert_eq!(
+        (packet.prefix(), udp_data(&packet)),
+        (Some("elsewhere"), b"there".to_vec())
+    );
+}
+
+#[test]
+fn a_group_owned_by_another_socket_is_not_permitted() {
+    let sandbox = sandbox_or_skip!();
+    let _first = open(&sandbox, || LogGroup::builder(40));
+    let err = sandbox
+        .run(|| LogGroup::builder(40).open())
+        .expect_err("taken by another socket");
+    assert!(matches!(err, Error::NotPermitted { .. }), "{err}");
+    assert!(err.to_string().contains("bind log group 40"), "{err}");
+}
+
+#[test]
+fn out_of_range_nlbufsiz_and_timeout_are_refused_on_the_real_kernel() {
+    let sandbox = sandbox_or_skip!();
+    let err = sandbox
+        .run(|| {
+            LogGroup::builder(41)
+                .nlbufsiz(netfilter::LogBuilder::min_nlbufsiz() - 1)
+                .open()
+        })
+        .expect_err("below NLMSG_GOODSIZE");
+    assert_eq!(out_of_range(&err), Some("nlbufsiz"), "{err}");
+    let err = sandbox
+        .run(|| {
+            LogGroup::builder(41)
+                .timeout(netfilter::LogBuilder::MAX_TIMEOUT + Duration::from_millis(10))
+                .open()
+        })
+        .expect_err("past the 32-bit jiffies product");
+    assert_eq!(
+        out_of_range(&err),
+        Some("timeout in hundredths of a second"),
+        "{err}"
+    );
+    assert!(
+        procfs::log_row(&sandbox, 41).expect("procfs").is_none(),
+        "nothing was bound"
+    );
+    // The limits themselves are accepted.
+    let _log = open(&sandbox, || {
+        LogGroup::builder(41)
+            .nlbufsiz(netfilter::LogBuilder::MAX_NLBUFSIZ)
+            .timeout(netfilter::LogBuilder::MAX_TIMEOUT)
+    });
+    let row = procfs::log_row(&sandbox, 41).expect("procfs").expect("row");
+    assert_eq!(row.flush_timeout, 4_294_967);
+}
+
+#[test]
+fn an_overrun_is_reported_with_the_lost_count_and_survived() {
+    let sandbox = sandbox_or_skip!();
+    log_rule(&sandbox, 42, 9412, "burst");
+    // One message per datagram, a tiny receive buffer (forced, as root), and a burst nobody
+    // reads: the socket overflows.
+    let mut log = open(&sandbox, || {
+        LogGroup::builder(42).seq(true).qthresh(1).recv_buffer(4096)
+    });
+    let sender = sandbox
+        .run(|| UdpSocket::bind("127.0.0.1:0"))
+        .expect("sender");
+    const BURST: u32 = 64;
+    for _ in 0..BURST {
+        sender.send_to(&[7u8; 1000], local(9412)).expect("send");
+    }
+    match log.recv_timeout(WAIT) {
+        Err(Error::Overrun { lost: None }) => {}
+        other => panic!("expected the ENOBUFS notice first, got {other:?}"),
+    }
+    // The loop goes on: the messages that fitted come out, numbered from 0 without gaps.
+    let mut delivered = Vec::new();
+    while let Some(packet) = log.recv_timeout(Duration::from_millis(300)).expect("recv") {
+        delivered.push(packet.seq().expect("seq"));
+    }
+    let fitted = delivered.len() as u32;
+    assert!(fitted > 0 && fitted < BURST, "{fitted} of {BURST} fitted");
+    assert_eq!(delivered, (0..fitted).collect::<Vec<_>>());
+    assert!(
+        log.socket_drops().expect("drops") > 0,
+        "the socket counted its drops"
+    );
+    // The next message shows the gap: its count comes first, then the message itself.
+    udp_send(&sandbox, local(9412), b"again").expect("send");
+    let lost = BURST - fitted;
+    match log.recv_timeout(WAIT) {
+        Err(Error::Overrun { lost: Some(n) }) => assert_eq!(n, lost),
+        other => panic!("expected the lost count, got {other:?}"),
+    }
+    let packet = next(&mut log);
+    assert_eq!(
+        (packet.seq(), packet.lost_before()),
+        (Some(BURST), Some(lost))
+    );
+    assert_eq!(udp_data(&packet), b"again");
+}
+
+#[test]
+fn conntrack_entry_with_the_flag() {
+    let sandbox = sandbox_or_skip!();
+    sandbox
+        .exec(&[
+            "iptables",
+            "-A",
+            "OUTPUT",
+            "-p",
+            "udp",
+            "--dport",
+            "9413",
+            "-m",
+            "conntrack",
+            "--ctstate",
+            "NEW",
+            "-j",
+            "NFLOG",
+            "--nflog-group",
+            "43",
+        ])
+        .expect("rule");
+    let opened = sandbox.run(|| LogGroup::builder(43).conntrack(true).open());
+    let mut log = match opened {
+        Ok(log) => log,
+        Err(Error::Unsupported { .. }) => {
+            eprintln!("SKIP conntrack_entry_with_the_flag: no conntrack glue for NFLOG");
+            return;
+        }
+        Err(err) => panic!("open: {err}"),
+    };
+    udp_send(&sandbox, local(9413), b"tracked").expect("send");
+    let packet = next(&mut log);
+    assert!(packet.ct().is_some_and(|ct| !ct.is_empty()), "{packet:?}");
+    assert_eq!(packet.ct_info(), Some(2), "IP_CT_NEW");
+}
+
+// Over the fake kernel: no root, no namespace.
+
+#[test]
+fn fake_kernel_sees_the_configuration_and_the_unbind() {
+    let (kernel, transport) = FakeKernel::new().expect("fake kernel");
+    let log = LogGroup::builder(5)
+        .group(6)
+        .copy(CopyMode::Packet, 128)
+        .qthresh(7)
+        .timeout(Duration::from_millis(301))
+        .nlbufsiz(65536)
+        .flags(LogFlags::SEQ | LogFlags::SEQ_GLOBAL)
+        .transport(transport)
+        .open()
+        .expect("open");
+    for group in [5, 6] {
+        let c = kernel.log_config(group).expect("bound");
+        assert_eq!(
+            (c.copy_mode, c.copy_range, c.qthresh, c.nlbufsiz, c.flags),
+            (2, 128, 7, 65536, 3)
+        );
+        assert_eq!(c.timeout, 31, "301 ms rounds up to 31 hundredths");
+    }
+    drop(log);
+    assert!(
+        kernel.state(|s| s.bound_groups()).is_empty(),
+        "unbound on drop"
+    );
+}
+
+#[test]
+fn fake_kernel_out_of_range_values_are_refused_before_sending() {
+    let min = netfilter::LogBuilder::min_nlbufsiz();
+    assert!(
+        (3776..=7872).contains(&min),
+        "NLMSG_GOODSIZE for 4 to 8 KiB pages"
+    );
+    let cases: Vec<(netfilter::LogBuilder, &str)> = vec![
+        (LogGroup::builder(1).nlbufsiz(min - 1), "nlbufsiz"),
+        (
+            LogGroup::builder(1).nlbufsiz(netfilter::LogBuilder::MAX_NLBUFSIZ + 1),
+            "nlbufsiz",
+        ),
+        (
+            LogGroup::builder(1).timeout(Duration::from_secs(50_000)),
+            "timeout in hundredths of a second",
+        ),
+        (
+            LogGroup::builder(1).timeout(Duration::MAX),
+            "timeout in hundredths of a second",
+        ),
+        (
+            LogGroup::builder(1).copy(CopyMode::Packet, 70_000),
+            "copy range",
+        ),
+        (LogGroup::builder_groups(&[]), "number of log groups"),
+    ];
+    for (builder, what) in cases {
+        let (kernel, transport) = FakeKernel::new().expect("fake kernel");
+        let err = builder.transport(transport).open().expect_err(what);
+        assert_eq!(out_of_range(&err), Some(what), "{err}");
+        assert!(kernel.sent().is_empty(), "{what}: nothing was sent");
+    }
+}
+
+#[test]
+fn fake_kernel_batches_gaps_and_odd_prefixes() {
+    let (kernel, transport) = FakeKernel::new().expect("fake kernel");
+    let mut log = LogGroup::builder(9)
+        .seq(true)
+        .transport(transport)
+        .open()
+        .expect("open");
+    // A batch: three messages and NLMSG_DONE in one datagram.
+    kernel
+        .log_batch((0..3u8).map(|i| LogPacketBuilder::ipv4(9).payload(vec![i; 4])))
+        .expect("batch");
+    let batch: Vec<_> = (0..3)
+        .map(|_| log.try_recv().expect("recv").expect("packet"))
+        .collect();
+    assert_eq!(
+        batch.iter().map(|p| p.payload()[0]).collect::<Vec<_>>(),
+        [0, 1, 2]
+    );
+    assert!(
+        log.try_recv().expect("recv").is_none(),
+        "NLMSG_DONE is no packet"
+    );
+    // An overrun notice, then a gap of two: the notice, the count, then the packet.
+    kernel.overrun();
+    kernel
+        .log_packet(LogPacketBuilder::ipv4(9).seq(5))
+        .expect("log");
+    let mut events = Vec::new();
+    for item in log.incoming().take(3) {
+        events.push(match item {
+            Ok(p) => format!("seq {:?} lost {:?}", p.seq(), p.lost_before()),
+            Err(Error::Overrun { lost }) => format!("overrun {lost:?}"),
+            Err(err) => panic!("{err}"),
+        });
+    }
+    assert_eq!(
+        events,
+        [
+            "overrun None",
+            "overrun Some(2)",
+            "seq Some(5) lost Some(2)"
+        ]
+    );
+    // A prefix that is not UTF-8: lossy text, exact bytes.
+    kernel
+        .log_packet(
+            LogPacketBuilder::ipv4(9).with(|p| p.prefix = Some(Cow::Owned(vec![b'a', 0xff]))),
+        )
+        .expect("log");
+    let packet = log.recv().expect("recv");
+    assert_eq!(packet.prefix(), Some("a\u{fffd}"));
+    assert_eq!(packet.prefix_bytes(), Some(&[b'a', 0xff][..]));
+    // run() skips overruns and gaps and stops on the closure's error.
+    kernel.overrun();
+    kernel
+        .log_packet(LogPacketBuilder::ipv4(9).seq(9))
+        .expect("log");
+    kernel
+        .log_packet(LogPacketBuilder::ipv4(9).seq(10))
+        .expect("log");
+    let mut seen = Vec::new();
+    let end = log.run(|p| {
+        seen.push(p.seq());
+        if seen.len() == 2 {
+            return Err(Error::BadPacket {
+                reason: "enough".into(),
+            });
+        }
+        Ok(())
+    });
+    assert!(matches!(end, Err(Error::BadPacket { .. })), "{end:?}");
+    assert_eq!(seen, [Some(9), Some(10)]);
+}
+
+#[test]
+fn fake_kernel_suppressed_overruns_still_count_the_gap() {
+    let (kernel, transport) = FakeKernel::new().expect("fake kernel");
+    let mut log = LogGroup::builder(3)
+        .seq(true)
+        .report_overruns(false)
+        .transport(transport)
+        .open()
+        .expect("open");
+    kernel
+        .log_packet(LogPacketBuilder::ipv4(3).seq(4))
+        .expect("log");
+    let packet = log.recv().expect("no overrun event");
+    assert_eq!((packet.seq(), packet.lost_before()), (Some(4), Some(4)));
+}
+
+#[test]
+fn fake_kernel_another_socket_owns_the_group() {
+    let (kernel, transport) = FakeKernel::new().expect("fake kernel");
+    kernel.bind_group_elsewhere(8);
+    let err = LogGroup::builder(8)
+        .transport(transport)
+        .open()
+        .expect_err("EPERM");
+    assert!(matches!(err, Error::NotPermitted { .. }), "{err}");
+}
+
+#[test]
+fn log_groups_move_between_threads_and_packets_are_shared() {
+    fn send<T: Send>() {}
+    fn sync<T: Sync>() {}
+    send::<LogGroup>();
+    send::<LogPacket>();
+    sync::<LogPacket>();
+}
