@@ -109,9 +109,18 @@ impl Verdict {
 /// A packet the kernel holds until it gets a verdict. Owned and `Send`: keep it, move it to
 /// another thread, give the verdict later and in any order.
 ///
-/// Every verdict method consumes the packet, so a second verdict cannot be written. A packet
-/// dropped without one gets its queue's default verdict (see
-/// [`QueueBuilder::default_verdict`](crate::QueueBuilder::default_verdict)).
+/// Every verdict method consumes the packet, so a second verdict cannot be written:
+///
+/// ```compile_fail
+/// fn twice(packet: netfilter::Packet) -> netfilter::Result<()> {
+///     packet.accept()?;
+///     packet.drop()
+/// }
+/// ```
+///
+/// A packet dropped without one gets its queue's default verdict (see
+/// [`QueueBuilder::default_verdict`](crate::QueueBuilder::default_verdict)), so nothing is
+/// stranded in the kernel.
 pub struct Packet {
     shared: Arc<Shared>,
     meta: Meta,

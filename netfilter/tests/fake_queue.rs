@@ -243,3 +243,44 @@ fn kernel_errors_for_verdicts_come_back_typed() {
         other => panic!("expected ENOENT for packet {id}, got {other:?}"),
     }
 }
+
+#[test]
+fn packets_and_queues_move_between_threads() {
+    fn send<T: Send>() {}
+    fn sync<T: Sync>() {}
+    send::<netfilter::Packet>();
+    sync::<netfilter::Packet>();
+    send::<Queue>();
+    send::<netfilter::LogGroup>();
+    send::<netfilter::LogPacket>();
+}
+
+#[test]
+fn every_verdict_kind_carries_mark_priority_and_payload() {
+    let (kernel, mut queue) = open(11, |b| b.batching(false));
+    let cases = [
+        (Verdict::accept().with_mark(1), 1u32),
+        (Verdict::drop().with_priority(5), 0),
+        (Verdict::repeat().with_mark(2).with_priority(6), 4),
+        (Verdict::stop(), 5),
+        (Verdict::queue(12, true), (12 << 16) | 0x8000 | 3),
+        (Verdict::accept().with_payload(udp(b"new")), 1),
+    ];
+    for (verdict, raw) in cases {
+        let id = kernel
+            .queue_packet(QueuePacketBuilder::ipv4(11).payload(udp(b"x")))
+            .expect("queued");
+        let packet = queue.recv_timeout(WAIT).expect("recv").expect("a packet");
+        packet.verdict(verdict.clone()).expect("verdict");
+        let settled = kernel.wait_verdict(11, id, WAIT).expect("settled");
+        assert_eq!(settled.verdict, raw, "{verdict:?}");
+        assert_eq!(
+            (settled.mark, settled.priority),
+            (verdict.mark(), verdict.priority())
+        );
+        assert_eq!(
+            settled.payload.as_deref(),
+            verdict.payload().map(|p| p.as_ref())
+        );
+    }
+}
