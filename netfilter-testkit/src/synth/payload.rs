@@ -1,33 +1,12 @@
 //! IP packets to put in payloads: IPv4 and IPv6 with UDP, TCP (SYN, data) and ICMP echo,
 //! with correct checksums (built by `etherparse`).
 
-use core::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use etherparse::PacketBuilder;
 
 /// The hop limit / TTL of built packets (Linux's default).
 pub const DEFAULT_TTL: u8 = 64;
-
-/// A packet that could not be built: the data is too long for the IP or transport length
-/// fields.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PayloadError {
-    /// Length of the data that was given.
-    pub data_len: usize,
-}
-
-impl fmt::Display for PayloadError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} bytes of data do not fit in one IP packet",
-            self.data_len
-        )
-    }
-}
-
-impl std::error::Error for PayloadError {}
 
 macro_rules! finish {
     ($step:expr, $data:expr) => {{
@@ -36,8 +15,8 @@ macro_rules! finish {
         let mut out = Vec::with_capacity(step.size(data.len()));
         step.write(&mut out, data)
             .map(|()| out)
-            .map_err(|_| PayloadError {
-                data_len: data.len(),
+            .map_err(|_| crate::Error::Invalid {
+                reason: format!("{} bytes of data do not fit in one IP packet", data.len()),
             })
     }};
 }
@@ -45,14 +24,14 @@ macro_rules! finish {
 /// An IPv4 UDP datagram.
 ///
 /// # Errors
-/// [`PayloadError`] when `data` does not fit in one packet.
+/// [`Error::Invalid`](crate::Error::Invalid) when `data` does not fit in one packet.
 pub fn ipv4_udp(
     src: Ipv4Addr,
     dst: Ipv4Addr,
     sport: u16,
     dport: u16,
     data: &[u8],
-) -> Result<Vec<u8>, PayloadError> {
+) -> Result<Vec<u8>, crate::Error> {
     finish!(
         PacketBuilder::ipv4(src.octets(), dst.octets(), DEFAULT_TTL).udp(sport, dport),
         data
@@ -62,14 +41,14 @@ pub fn ipv4_udp(
 /// An IPv6 UDP datagram.
 ///
 /// # Errors
-/// [`PayloadError`] when `data` does not fit in one packet.
+/// [`Error::Invalid`](crate::Error::Invalid) when `data` does not fit in one packet.
 pub fn ipv6_udp(
     src: Ipv6Addr,
     dst: Ipv6Addr,
     sport: u16,
     dport: u16,
     data: &[u8],
-) -> Result<Vec<u8>, PayloadError> {
+) -> Result<Vec<u8>, crate::Error> {
     finish!(
         PacketBuilder::ipv6(src.octets(), dst.octets(), DEFAULT_TTL).udp(sport, dport),
         data
@@ -89,7 +68,7 @@ pub fn ipv4_tcp_syn(
     sport: u16,
     dport: u16,
     seq: u32,
-) -> Result<Vec<u8>, PayloadError> {
+) -> Result<Vec<u8>, crate::Error> {
     finish!(
         PacketBuilder::ipv4(src.octets(), dst.octets(), DEFAULT_TTL)
             .tcp(sport, dport, seq, TCP_WINDOW)
@@ -108,7 +87,7 @@ pub fn ipv6_tcp_syn(
     sport: u16,
     dport: u16,
     seq: u32,
-) -> Result<Vec<u8>, PayloadError> {
+) -> Result<Vec<u8>, crate::Error> {
     finish!(
         PacketBuilder::ipv6(src.octets(), dst.octets(), DEFAULT_TTL)
             .tcp(sport, dport, seq, TCP_WINDOW)
@@ -120,7 +99,7 @@ pub fn ipv6_tcp_syn(
 /// An IPv4 TCP data segment (PSH, ACK) carrying `data`.
 ///
 /// # Errors
-/// [`PayloadError`] when `data` does not fit in one packet.
+/// [`Error::Invalid`](crate::Error::Invalid) when `data` does not fit in one packet.
 #[allow(clippy::too_many_arguments)]
 pub fn ipv4_tcp_data(
     src: Ipv4Addr,
@@ -130,7 +109,7 @@ pub fn ipv4_tcp_data(
     seq: u32,
     ack: u32,
     data: &[u8],
-) -> Result<Vec<u8>, PayloadError> {
+) -> Result<Vec<u8>, crate::Error> {
     finish!(
         PacketBuilder::ipv4(src.octets(), dst.octets(), DEFAULT_TTL)
             .tcp(sport, dport, seq, TCP_WINDOW)
@@ -143,7 +122,7 @@ pub fn ipv4_tcp_data(
 /// An IPv6 TCP data segment (PSH, ACK) carrying `data`.
 ///
 /// # Errors
-/// [`PayloadError`] when `data` does not fit in one packet.
+/// [`Error::Invalid`](crate::Error::Invalid) when `data` does not fit in one packet.
 #[allow(clippy::too_many_arguments)]
 pub fn ipv6_tcp_data(
     src: Ipv6Addr,
@@ -153,7 +132,7 @@ pub fn ipv6_tcp_data(
     seq: u32,
     ack: u32,
     data: &[u8],
-) -> Result<Vec<u8>, PayloadError> {
+) -> Result<Vec<u8>, crate::Error> {
     finish!(
         PacketBuilder::ipv6(src.octets(), dst.octets(), DEFAULT_TTL)
             .tcp(sport, dport, seq, TCP_WINDOW)
@@ -166,14 +145,14 @@ pub fn ipv6_tcp_data(
 /// An IPv4 ICMP echo request.
 ///
 /// # Errors
-/// [`PayloadError`] when `data` does not fit in one packet.
+/// [`Error::Invalid`](crate::Error::Invalid) when `data` does not fit in one packet.
 pub fn ipv4_icmp_echo(
     src: Ipv4Addr,
     dst: Ipv4Addr,
     id: u16,
     seq: u16,
     data: &[u8],
-) -> Result<Vec<u8>, PayloadError> {
+) -> Result<Vec<u8>, crate::Error> {
     finish!(
         PacketBuilder::ipv4(src.octets(), dst.octets(), DEFAULT_TTL).icmpv4_echo_request(id, seq),
         data
@@ -183,14 +162,14 @@ pub fn ipv4_icmp_echo(
 /// An ICMPv6 echo request.
 ///
 /// # Errors
-/// [`PayloadError`] when `data` does not fit in one packet.
+/// [`Error::Invalid`](crate::Error::Invalid) when `data` does not fit in one packet.
 pub fn ipv6_icmp_echo(
     src: Ipv6Addr,
     dst: Ipv6Addr,
     id: u16,
     seq: u16,
     data: &[u8],
-) -> Result<Vec<u8>, PayloadError> {
+) -> Result<Vec<u8>, crate::Error> {
     finish!(
         PacketBuilder::ipv6(src.octets(), dst.octets(), DEFAULT_TTL).icmpv6_echo_request(id, seq),
         data
