@@ -291,6 +291,48 @@ impl Inbox {
     }
 }
 
+/// Walks the messages of a received `datagram`: each message of type `packet_type` goes to
+/// `packet`; the kernel's error reports (answers to `what`, e.g. verdicts) become errors;
+/// control messages are skipped. Every good message is handled before the first problem is
+/// returned; a framing error ends the walk.
+pub(crate) fn walk(
+    datagram: &Bytes,
+    packet_type: u16,
+    what: &str,
+    mut packet: impl FnMut(&wire::NlMsg<'_>) -> std::result::Result<(), wire::WireError>,
+) -> Result<()> {
+    let mut failure = None;
+    for message in NlMsgIter::new(datagram) {
+        let message = match message {
+            Ok(message) => message,
+            Err(err) => {
+                failure.get_or_insert(Error::Malformed(err));
+                break;
+            }
+        };
+        let problem = match message.header().msg_type {
+            t if t == packet_type => packet(&message).err().map(Error::Malformed),
+            NLMSG_ERROR => match NlError::parse(&message) {
+                Ok(e) if e.error == 0 => None,
+                Ok(e) => Some(Error::kernel(
+                    what.to_owned(),
+                    std::io::Error::from_raw_os_error(e.error.saturating_neg()),
+                )),
+                Err(err) => Some(Error::Malformed(err)),
+            },
+            // NLMSG_NOOP, NLMSG_DONE (the end of an NFLOG batch) and the rest carry nothing.
+            _ => None,
+        };
+        if let Some(problem) = problem {
+            failure.get_or_insert(problem);
+        }
+    }
+    match failure {
+        Some(err) => Err(err),
+        None => Ok(()),
+    }
+}
+
 /// The errno of the kernel's answer to request `seq` in `datagram` (0 for success), or `None`
 /// when the datagram holds no answer to it.
 fn answer(datagram: &[u8], seq: u32) -> Option<i32> {

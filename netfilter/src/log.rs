@@ -78,10 +78,10 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use netfilter_log_sys as sys;
 use netfilter_safe::transport::Transport;
-use netfilter_safe::wire::{self, LogConfig, LogMode, NLMSG_ERROR, NlError, NlMsgIter, Vlan};
+use netfilter_safe::wire::{self, LogConfig, LogMode, Vlan};
 use netfilter_safe::{CopyMode, Family, Hook};
 
-use crate::conn::{Conn, Inbox, Namespace, request_header};
+use crate::conn::{Conn, Inbox, Namespace, request_header, walk};
 use crate::error::{Error, Result};
 use crate::queue::MAX_COPY_RANGE;
 
@@ -615,52 +615,24 @@ impl LogGroup {
 /// Turns the log messages of `datagram` (one, or a batch ended by `NLMSG_DONE`) into packets
 /// and gap events; reports the first problem after every good message was taken.
 fn parse(ready: &mut VecDeque<Ready>, seqs: &mut SeqTracker, datagram: &Bytes) -> Result<()> {
-    let mut failure = None;
-    for message in NlMsgIter::new(datagram) {
-        let message = match message {
-            Ok(message) => message,
-            Err(err) => {
-                failure.get_or_insert(Error::Malformed(err));
-                break;
+    walk(
+        datagram,
+        wire::LogPacket::MSG_TYPE,
+        "configure a log group",
+        |message| {
+            let p = wire::LogPacket::parse(message)?;
+            let mut packet = LogPacket::new(datagram, &p);
+            if let Some(seq) = packet.seq {
+                let lost = seqs.observe(packet.group, seq);
+                if lost > 0 {
+                    ready.push_back(Ready::Lost(lost));
+                }
+                packet.lost_before = Some(lost);
             }
-        };
-        match message.header().msg_type {
-            wire::LogPacket::MSG_TYPE => match wire::LogPacket::parse(&message) {
-                Ok(p) => {
-                    let mut packet = LogPacket::new(datagram, &p);
-                    if let Some(seq) = packet.seq {
-                        let lost = seqs.observe(packet.group, seq);
-                        if lost > 0 {
-                            ready.push_back(Ready::Lost(lost));
-                        }
-                        packet.lost_before = Some(lost);
-                    }
-                    ready.push_back(Ready::Packet(Box::new(packet)));
-                }
-                Err(err) => {
-                    failure.get_or_insert(Error::Malformed(err));
-                }
-            },
-            NLMSG_ERROR => match NlError::parse(&message) {
-                Ok(e) if e.error == 0 => {}
-                Ok(e) => {
-                    failure.get_or_insert(Error::kernel(
-                        "configure a log group".into(),
-                        std::io::Error::from_raw_os_error(e.error.saturating_neg()),
-                    ));
-                }
-                Err(err) => {
-                    failure.get_or_insert(Error::Malformed(err));
-                }
-            },
-            // NLMSG_DONE ends a batch; NLMSG_NOOP and others carry nothing for us.
-            _ => {}
-        }
-    }
-    match failure {
-        Some(err) => Err(err),
-        None => Ok(()),
-    }
+            ready.push_back(Ready::Packet(Box::new(packet)));
+            Ok(())
+        },
+    )
 }
 
 /// A readable description of a configuration request, for errors.

@@ -13,12 +13,9 @@ use netfilter_safe::CopyMode;
 use netfilter_safe::procfs::{self, QueueRow};
 use netfilter_safe::queue::QueueFlags;
 use netfilter_safe::transport::Transport;
-use netfilter_safe::wire::{
-    self, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NlError, NlMsgIter, QueueCmd, QueueConfig,
-    QueueParams,
-};
+use netfilter_safe::wire::{self, QueueCmd, QueueConfig, QueueParams};
 
-use crate::conn::{Conn, Inbox, Namespace, request_header};
+use crate::conn::{Conn, Inbox, Namespace, request_header, walk};
 use crate::error::{Error, Result};
 use crate::packet::{Packet, VerdictKind};
 use crate::verdicts::{Decision, Verdicts};
@@ -529,46 +526,18 @@ impl Queue {
 /// Turns the packet messages of `datagram` into packets; reports the first problem after
 /// every good message was taken.
 fn parse(shared: &Arc<Shared>, ready: &mut VecDeque<Packet>, datagram: &Bytes) -> Result<()> {
-    let mut failure = None;
-    for message in NlMsgIter::new(datagram) {
-        let message = match message {
-            Ok(message) => message,
-            Err(err) => {
-                failure.get_or_insert(Error::Malformed(err));
-                break;
-            }
-        };
-        match message.header().msg_type {
-            wire::QueuePacket::MSG_TYPE => match wire::QueuePacket::parse(&message) {
-                Ok(p) => {
-                    let packet = Packet::new(Arc::clone(shared), datagram, &p);
-                    shared.verdicts().handed_out(packet.queue(), packet.id());
-                    ready.push_back(packet);
-                }
-                Err(err) => {
-                    failure.get_or_insert(Error::Malformed(err));
-                }
-            },
-            NLMSG_ERROR => match NlError::parse(&message) {
-                Ok(e) if e.error == 0 => {}
-                Ok(e) => {
-                    failure.get_or_insert(Error::kernel(
-                        "take a verdict".into(),
-                        std::io::Error::from_raw_os_error(e.error.saturating_neg()),
-                    ));
-                }
-                Err(err) => {
-                    failure.get_or_insert(Error::Malformed(err));
-                }
-            },
-            NLMSG_NOOP | NLMSG_DONE => {}
-            _ => {}
-        }
-    }
-    match failure {
-        Some(err) => Err(err),
-        None => Ok(()),
-    }
+    walk(
+        datagram,
+        wire::QueuePacket::MSG_TYPE,
+        "take a verdict",
+        |message| {
+            let p = wire::QueuePacket::parse(message)?;
+            let packet = Packet::new(Arc::clone(shared), datagram, &p);
+            shared.verdicts().handed_out(packet.queue(), packet.id());
+            ready.push_back(packet);
+            Ok(())
+        },
+    )
 }
 
 /// Runs `f` in network namespace `ns`: on this thread when it is already there, else on a
