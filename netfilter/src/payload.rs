@@ -239,10 +239,13 @@ impl<'a> Ip<'a> {
             LaxIpSlice::Ipv6(v6) => {
                 let header = v6.header();
                 let payload_len = usize::from(header.payload_length());
-                let (fragment_offset, more_fragments) = v6
-                    .extensions()
-                    .clone()
+                // etherparse's extension iterator reads past a walk that stopped on a malformed
+                // or cut header (found by fuzzing: an out-of-bounds read), so it is only used on
+                // a complete walk; a packet cut inside its extensions is not seen as a fragment.
+                let extensions = (walk == HeaderWalk::Complete).then(|| v6.extensions().clone());
+                let (fragment_offset, more_fragments) = extensions
                     .into_iter()
+                    .flatten()
                     .find_map(|ext| match ext {
                         Ipv6ExtensionSlice::Fragment(frag) => {
                             Some((frag.fragment_offset().byte_offset(), frag.more_fragments()))
