@@ -180,8 +180,7 @@ impl Conn {
 
     /// Receives one datagram into `buf` (at least `size` bytes of room) and returns it.
     pub(crate) fn recv(&self, buf: &mut BytesMut, size: usize) -> Result<Bytes> {
-        buf.clear();
-        buf.resize(size, 0);
+        prepare(buf, size);
         let n = self
             .transport
             .recv(buf)
@@ -191,8 +190,7 @@ impl Conn {
 
     /// Receives one datagram if one is waiting, without blocking.
     pub(crate) fn try_recv(&self, buf: &mut BytesMut, size: usize) -> Result<Option<Bytes>> {
-        buf.clear();
-        buf.resize(size, 0);
+        prepare(buf, size);
         match self
             .transport
             .try_recv(buf)
@@ -203,6 +201,8 @@ impl Conn {
         }
     }
 
+    /// Splits the `n` received bytes off the front of `buf`; the rest stays for the next
+    /// datagram.
     fn take(buf: &mut BytesMut, n: usize, size: usize) -> Result<Bytes> {
         if n > size {
             return Err(Error::Io {
@@ -212,9 +212,21 @@ impl Conn {
                 )),
             });
         }
-        buf.truncate(n);
-        Ok(buf.split().freeze())
+        Ok(buf.split_to(n).freeze())
     }
+}
+
+/// Receive buffers are carved from slabs of this many maximum-size datagrams: a datagram
+/// takes only the bytes it needs, and only those bytes are zeroed again for the next one.
+const SLAB_DATAGRAMS: usize = 4;
+
+/// Makes `buf` `size` initialised bytes long: topping it up within the current slab (zeroing
+/// only what the last datagram took) or starting a new slab.
+fn prepare(buf: &mut BytesMut, size: usize) {
+    if buf.capacity() < size {
+        *buf = BytesMut::with_capacity(size * SLAB_DATAGRAMS);
+    }
+    buf.resize(size, 0);
 }
 
 /// At most this many datagrams are received per wake-up.
@@ -277,7 +289,7 @@ impl Inbox {
             conn.try_recv(&mut self.buf, self.size)
         };
         let mut received = false;
-        for _ in 0..BURST {
+        for round in 1..=BURST {
             match next {
                 Ok(Some(datagram)) => parse(&datagram)?,
                 Ok(None) => return Ok(received),
@@ -285,6 +297,9 @@ impl Inbox {
                 Err(err) => return Err(err),
             }
             received = true;
+            if round == BURST {
+                break;
+            }
             next = conn.try_recv(&mut self.buf, self.size);
         }
         Ok(received)

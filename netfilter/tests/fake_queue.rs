@@ -284,3 +284,27 @@ fn every_verdict_kind_carries_mark_priority_and_payload() {
         );
     }
 }
+
+#[test]
+fn more_waiting_datagrams_than_one_burst_are_all_handed_out() {
+    // Regression: the datagram received after the 64th of a burst was dropped, and the next
+    // batch verdict accepted its packet unseen.
+    let (kernel, mut queue) = open(13, |b| b.batching(false));
+    let ids: Vec<u32> = (0..150)
+        .map(|_| {
+            kernel
+                .queue_packet(QueuePacketBuilder::ipv4(13).payload(udp(b"x")))
+                .expect("queued")
+        })
+        .collect();
+    let mut seen = Vec::new();
+    while let Some(packet) = queue
+        .recv_timeout(Duration::from_millis(200))
+        .expect("recv")
+    {
+        seen.push(packet.id());
+        packet.accept().expect("accept");
+    }
+    assert_eq!(seen, ids, "every packet, in order");
+    assert!(kernel.outstanding(13).is_empty());
+}

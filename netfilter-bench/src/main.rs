@@ -1,0 +1,411 @@
+//! Real-kernel throughput of netfilter-rs against the C libraries (issue 6).
+//!
+//! ```text
+//! cargo run --release -p netfilter-bench -- [--quick] [--rounds N] [--packets N] [--window N]
+//! ```
+//!
+//! As root, it makes one private network namespace (netfilter-testkit's `Sandbox`), installs an
+//! NFQUEUE rule (UDP port 9000, OUTPUT, queue 0) and an NFLOG rule (UDP port 9001, OUTPUT,
+//! group 1) inside it, builds the C baselines from `netfilter-bench/c/*.c` with `cc`, and then,
+//! in alternating rounds, for 64- and 1400-byte payloads, runs each consumer as its own process
+//! inside the namespace while a closed-loop generator (sendmmsg/recvmmsg, a fixed window of
+//! datagrams in flight) sends UDP over loopback. Each consumer measures its own CPU time
+//! (`getrusage`, user + sys) and wall time after a warm-up; the table shows medians over the
+//! rounds. Nothing is done in the host's namespace; the namespace is removed on exit.
+//!
+//! `netfilter-bench consume <kind> …` is the Rust consumers' entry point (used by the driver).
+
+mod consume;
+mod measure;
+mod report;
+mod traffic;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use netfilter_testkit::Sandbox;
+use netfilter_testkit::rules::{Hook, Protocol, Rule};
+
+use crate::report::{Kind, Sample};
+
+const QUEUE: u16 = 0;
+const GROUP: u16 = 1;
+const QUEUE_PORT: u16 = 9000;
+const LOG_PORT: u16 = 9001;
+const PAYLOADS: [usize; 2] = [64, 1400];
+const STALL: Duration = Duration::from_secs(3);
+const LOG_IDLE: Duration = Duration::from_millis(1500);
+
+type Outcome<T = ()> = Result<T, Box<dyn std::error::Error>>;
+
+#[derive(Debug, Clone, Copy)]
+struct Options {
+    rounds: usize,
+    packets: u64,
+    window: u64,
+    log_rate: u64,
+    /// A command line the consumers run under (`strace -c -f -o FILE`, `perf record …`).
+    wrap: Option<&'static str>,
+}
+
+/// One consumer of the table: how to start it.
+#[derive(Debug, Clone, Copy)]
+struct Consumer {
+    name: &'static str,
+    kind: Kind,
+    /// A C program (built into the work directory) or a `consume` kind of this binary.
+    program: Program,
+    /// NFLOG qthresh (0: the kernel's default batching).
+    qthresh: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Program {
+    C(&'static str),
+    Rust(&'static str),
+}
+
+const QUEUE_CONSUMERS: [Consumer; 5] = [
+    Consumer::queue(
+        "C plain (nfq_set_verdict per packet)",
+        Program::C("nfq_plain"),
+    ),
+    Consumer::queue("C batch (nfq_set_verdict_batch)", Program::C("nfq_batch")),
+    Consumer::queue("netfilter Queue, defaults", Program::Rust("queue-default")),
+    Consumer::queue(
+        "netfilter Queue, batching off",
+        Program::Rust("queue-nobatch"),
+    ),
+    Consumer::queue(
+        "netfilter-safe, verdict per packet",
+        Program::Rust("queue-safe"),
+    ),
+];
+
+const LOG_CONSUMERS: [Consumer; 4] = [
+    Consumer::log("C libnetfilter_log", Program::C("nflog_plain"), 0),
+    Consumer::log("netfilter LogGroup", Program::Rust("log-default"), 0),
+    Consumer::log("C libnetfilter_log", Program::C("nflog_plain"), 1),
+    Consumer::log("netfilter LogGroup", Program::Rust("log-default"), 1),
+];
+
+impl Consumer {
+    const fn queue(name: &'static str, program: Program) -> Consumer {
+        Consumer {
+            name,
+            kind: Kind::Queue,
+            program,
+            qthresh: 0,
+        }
+    }
+
+    const fn log(name: &'static str, program: Program, qthresh: u32) -> Consumer {
+        Consumer {
+            name,
+            kind: Kind::Log,
+            program,
+            qthresh,
+        }
+    }
+
+    fn command(
+        &self,
+        sandbox: &Sandbox,
+        work: &Path,
+        plan: &consume::Plan,
+        wrap: Option<&str>,
+    ) -> Outcome<Command> {
+        let num = plan.num.to_string();
+        let count = plan.count.to_string();
+        let warm = plan.warm.to_string();
+        let qthresh = plan.qthresh.to_string();
+        let idle = plan.idle.as_millis().to_string();
+        let mut argv: Vec<String> = wrap
+            .map(|w| w.split_whitespace().map(String::from).collect())
+            .unwrap_or_default();
+        match self.program {
+            Program::C(name) => {
+                let path = work.join(name);
+                argv.push(path.to_str().ok_or("work dir not UTF-8")?.into());
+                argv.extend([num, count, warm]);
+                if self.kind == Kind::Log {
+                    argv.extend([qthresh, idle]);
+                }
+            }
+            Program::Rust(kind) => {
+                let exe = std::env::current_exe()?;
+                argv.push(exe.to_str().ok_or("exe path not UTF-8")?.into());
+                argv.extend([
+                    "consume".into(),
+                    kind.into(),
+                    num,
+                    count,
+                    warm,
+                    qthresh,
+                    idle,
+                ]);
+            }
+        }
+        let mut command = sandbox.command(&argv[0]);
+        command.args(&argv[1..]);
+        command.stdin(Stdio::null()).stdout(Stdio::piped());
+        Ok(command)
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let outcome = if args.first().map(String::as_str) == Some("consume") {
+        consume_main(&args[1..])
+    } else {
+        driver_main(&args)
+    };
+    if let Err(error) = outcome {
+        eprintln!("netfilter-bench: {error}");
+        std::process::exit(1);
+    }
+}
+
+fn consume_main(args: &[String]) -> Outcome {
+    let [kind, num, count, warm, qthresh, idle] = args else {
+        return Err("usage: consume <kind> <num> <count> <warm> <qthresh> <idle_ms>".into());
+    };
+    let plan = consume::Plan {
+        num: num.parse()?,
+        count: count.parse()?,
+        warm: warm.parse()?,
+        qthresh: qthresh.parse()?,
+        idle: Duration::from_millis(idle.parse()?),
+    };
+    consume::run(kind, plan)
+}
+
+fn driver_main(args: &[String]) -> Outcome {
+    let mut options = Options {
+        rounds: 5,
+        packets: 100_000,
+        window: 64,
+        log_rate: 30_000,
+        wrap: None,
+    };
+    let mut only: Option<Kind> = None;
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let mut value = || it.next().ok_or_else(|| format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--quick" => {
+                options.rounds = 2;
+                options.packets = 20_000;
+            }
+            "--rounds" => options.rounds = value()?.parse()?,
+            "--packets" => options.packets = value()?.parse()?,
+            "--window" => options.window = value()?.parse()?,
+            "--log-rate" => options.log_rate = value()?.parse()?,
+            "--wrap" => options.wrap = Some(value()?.clone().leak()),
+            "--queue-only" => only = Some(Kind::Queue),
+            "--log-only" => only = Some(Kind::Log),
+            "-h" | "--help" => {
+                println!(
+                    "usage: netfilter-bench [--quick] [--rounds N] [--packets N] [--window N] \
+                     [--log-rate PKT_PER_S] [--queue-only | --log-only] [--wrap 'strace -c -f -o FILE']"
+                );
+                return Ok(());
+            }
+            other => return Err(format!("unknown argument {other:?} (try --help)").into()),
+        }
+    }
+    if options.window == 0 || options.packets < 10 {
+        return Err("--window must be at least 1 and --packets at least 10".into());
+    }
+
+    let work = std::env::temp_dir().join(format!("netfilter-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&work)?;
+    let result = build_c(&work).and_then(|()| bench(&work, options, only));
+    let _ = std::fs::remove_dir_all(&work);
+    result
+}
+
+/// Builds the C baselines from the repository's sources into `work`.
+fn build_c(work: &Path) -> Outcome {
+    let sources = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("c");
+    for (name, lib) in [
+        ("nfq_plain", "-lnetfilter_queue"),
+        ("nfq_batch", "-lnetfilter_queue"),
+        ("nflog_plain", "-lnetfilter_log"),
+    ] {
+        let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+        let status = Command::new(&cc)
+            .args(["-O2", "-Wall", "-o"])
+            .arg(work.join(name))
+            .arg(sources.join(format!("{name}.c")))
+            .arg(lib)
+            .status()
+            .map_err(|e| format!("cannot run {cc}: {e}"))?;
+        if !status.success() {
+            return Err(format!("{cc} failed to build {name}.c ({status})").into());
+        }
+    }
+    Ok(())
+}
+
+fn bench(work: &Path, options: Options, only: Option<Kind>) -> Outcome {
+    let sandbox = Sandbox::new()?;
+    Rule::queue(QUEUE)
+        .hook(Hook::Output)
+        .protocol(Protocol::Udp)
+        .dport(QUEUE_PORT)
+        .apply(&sandbox)?;
+    Rule::log(GROUP)
+        .hook(Hook::Output)
+        .protocol(Protocol::Udp)
+        .dport(LOG_PORT)
+        .apply(&sandbox)?;
+    eprintln!(
+        "namespace {}: {} rounds, {} packets per run ({} warm-up), window {}, NFLOG at {} pkt/s",
+        sandbox.name(),
+        options.rounds,
+        options.packets,
+        options.packets / 10,
+        options.window,
+        options.log_rate
+    );
+
+    let mut samples: Vec<Sample> = Vec::new();
+    for round in 0..options.rounds {
+        for &payload in &PAYLOADS {
+            for (set, wanted) in [
+                (&QUEUE_CONSUMERS[..], Kind::Queue),
+                (&LOG_CONSUMERS[..], Kind::Log),
+            ] {
+                if only.is_some_and(|k| k != wanted) {
+                    continue;
+                }
+                // Alternate: rotate the order every round so no consumer always runs first.
+                for i in 0..set.len() {
+                    let consumer = &set[(i + round) % set.len()];
+                    match run_one(&sandbox, work, consumer, payload, options) {
+                        Ok(sample) => {
+                            eprintln!(
+                                "round {round} {payload:>4} B {:<40} q{} {:>9.0} pkt/s {:>6.2} µs/pkt {:>6.2}% delivered{}",
+                                consumer.name,
+                                consumer.qthresh,
+                                sample.pps(),
+                                sample.cpu_us(),
+                                sample.delivered_pct(),
+                                sample
+                                    .drops()
+                                    .map(|d| format!(", socket drops {d}"))
+                                    .unwrap_or_default()
+                            );
+                            samples.push(sample);
+                        }
+                        Err(error) => {
+                            eprintln!(
+                                "round {round} {payload} B {}: FAILED: {error}",
+                                consumer.name
+                            )
+                        }
+                    }
+                }
+            }
+        }
+    }
+    report::print(
+        &samples,
+        options.rounds,
+        options.packets,
+        options.window,
+        options.log_rate,
+    );
+    Ok(())
+}
+
+/// Starts `consumer`, waits until it is bound, runs the generator, and reads its result.
+fn run_one(
+    sandbox: &Sandbox,
+    work: &Path,
+    consumer: &Consumer,
+    payload: usize,
+    options: Options,
+) -> Outcome<Sample> {
+    let plan = consume::Plan {
+        num: if consumer.kind == Kind::Queue {
+            QUEUE
+        } else {
+            GROUP
+        },
+        count: options.packets,
+        warm: options.packets / 10,
+        qthresh: consumer.qthresh,
+        idle: LOG_IDLE,
+    };
+    let mut child = KillOnDrop(
+        consumer
+            .command(sandbox, work, &plan, options.wrap)?
+            .spawn()?,
+    );
+    let stdout = child.0.stdout.take().ok_or("no stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    match lines.next() {
+        Some(Ok(line)) if line == "ready" => {}
+        other => return Err(format!("consumer did not start: {other:?}").into()),
+    }
+    let port = if consumer.kind == Kind::Queue {
+        QUEUE_PORT
+    } else {
+        LOG_PORT
+    };
+    let generated = sandbox.run(|| {
+        let rate = (consumer.kind == Kind::Log).then_some(options.log_rate);
+        traffic::generate(port, options.packets, options.window, payload, rate, STALL)
+    })?;
+    if generated.stalled && consumer.kind == Kind::Queue {
+        return Err(format!(
+            "traffic stalled after {} of {} packets",
+            generated.received, options.packets
+        )
+        .into());
+    }
+    // The consumer ends by itself (target count, or `LOG_IDLE` without a message); give it a
+    // deadline all the same, then kill it by its PID.
+    let deadline = std::time::Instant::now() + LOG_IDLE + STALL;
+    let status = loop {
+        if let Some(status) = child.0.try_wait()? {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            return Err("the consumer did not finish; killed".into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let line = match lines.next() {
+        Some(Ok(line)) => line,
+        other => return Err(format!("no result from the consumer: {other:?}").into()),
+    };
+    if !status.success() {
+        return Err(format!("consumer exited with {status}").into());
+    }
+    Sample::parse(
+        consumer.name,
+        consumer.kind,
+        consumer.qthresh,
+        payload,
+        &line,
+        generated,
+    )
+}
+
+/// Kills (by its PID, through `Child::kill`) a consumer that is still running when a run
+/// fails, and reaps it.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}

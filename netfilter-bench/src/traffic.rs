@@ -1,0 +1,166 @@
+//! The traffic generator: UDP over loopback with a fixed number of datagrams in flight (a
+//! closed loop), sent with `sendmmsg` and received back with `recvmmsg`. Call it on a thread
+//! inside the sandbox: its sockets belong to the namespace of the calling thread.
+
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use crate::measure::cpu_ns;
+
+/// The most datagrams one `sendmmsg` or `recvmmsg` call handles.
+const BURST: usize = 64;
+
+/// What a generator run did.
+#[derive(Debug, Clone, Copy)]
+pub struct Generated {
+    /// Datagrams sent.
+    pub sent: u64,
+    /// Datagrams received back.
+    pub received: u64,
+    /// From the first send to the last receive.
+    pub wall: Duration,
+    /// The generator thread's own CPU time (user + sys) in nanoseconds.
+    pub cpu_ns: i64,
+    /// Whether the run stopped because nothing came back within the timeout.
+    pub stalled: bool,
+}
+
+/// Sends `total` datagrams of `payload` bytes to `127.0.0.1:port`, never more than `window`
+/// unanswered, and receives them on a socket bound to that port. With `rate`, sends at most
+/// that many datagrams per second, in bursts of at most 8 (NFLOG does not hold packets, so the
+/// window alone does not pace a log consumer).
+///
+/// # Errors
+/// A socket call that fails (other than a receive timeout, reported as `stalled`).
+pub fn generate(
+    port: u16,
+    total: u64,
+    window: u64,
+    payload: usize,
+    rate: Option<u64>,
+    timeout: Duration,
+) -> io::Result<Generated> {
+    let burst = if rate.is_some() { 8 } else { BURST as u64 };
+    let to = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let receiver = UdpSocket::bind(to)?;
+    receiver.set_read_timeout(Some(timeout))?;
+    set_rcvbuf(&receiver, 4 << 20)?;
+    let sender = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
+    sender.connect(to)?;
+
+    let mut data = vec![0u8; payload];
+    for (i, byte) in data.iter_mut().enumerate() {
+        *byte = i as u8;
+    }
+    let mut send_iov = libc::iovec {
+        iov_base: data.as_mut_ptr().cast(),
+        iov_len: data.len(),
+    };
+    // SAFETY: an all-zero mmsghdr is valid (null name and control, no iovecs).
+    let mut send_msgs: Vec<libc::mmsghdr> =
+        (0..BURST).map(|_| unsafe { std::mem::zeroed() }).collect();
+    for msg in &mut send_msgs {
+        msg.msg_hdr.msg_iov = &raw mut send_iov;
+        msg.msg_hdr.msg_iovlen = 1;
+    }
+    let mut recv_bufs = vec![[0u8; 2048]; BURST];
+    let mut recv_iovs: Vec<libc::iovec> = recv_bufs
+        .iter_mut()
+        .map(|buf| libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        })
+        .collect();
+    // SAFETY: as above.
+    let mut recv_msgs: Vec<libc::mmsghdr> =
+        (0..BURST).map(|_| unsafe { std::mem::zeroed() }).collect();
+    for (msg, iov) in recv_msgs.iter_mut().zip(recv_iovs.iter_mut()) {
+        msg.msg_hdr.msg_iov = iov;
+        msg.msg_hdr.msg_iovlen = 1;
+    }
+
+    let cpu_start = cpu_ns(libc::RUSAGE_THREAD);
+    let started = Instant::now();
+    let (mut sent, mut received, mut stalled) = (0u64, 0u64, false);
+    while received < total {
+        let mut room = (window - (sent - received)).min(total - sent).min(burst);
+        if let Some(rate) = rate {
+            let due = (started.elapsed().as_secs_f64() * rate as f64) as u64;
+            room = room.min(due.saturating_sub(sent));
+            if room == 0 && sent == received {
+                std::thread::sleep(Duration::from_micros(50));
+                continue;
+            }
+        }
+        if room > 0 {
+            // SAFETY: the first `room` headers point at `send_iov`, which points at `data`;
+            // all outlive the call.
+            let n = unsafe {
+                libc::sendmmsg(
+                    sender.as_raw_fd(),
+                    send_msgs.as_mut_ptr(),
+                    room as libc::c_uint,
+                    0,
+                )
+            };
+            if n < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            sent += n as u64;
+        }
+        let want = (sent - received).min(BURST as u64);
+        // SAFETY: the first `want` headers point at their own iovec and 2048-byte buffer, all
+        // alive for the call; the null timeout leaves blocking to SO_RCVTIMEO.
+        let n = unsafe {
+            libc::recvmmsg(
+                receiver.as_raw_fd(),
+                recv_msgs.as_mut_ptr(),
+                want as libc::c_uint,
+                libc::MSG_WAITFORONE,
+                std::ptr::null_mut(),
+            )
+        };
+        if n < 0 {
+            let error = io::Error::last_os_error();
+            if error.kind() == io::ErrorKind::WouldBlock {
+                stalled = true;
+                break;
+            }
+            if error.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(error);
+        }
+        received += n as u64;
+    }
+    Ok(Generated {
+        sent,
+        received,
+        wall: started.elapsed(),
+        cpu_ns: cpu_ns(libc::RUSAGE_THREAD) - cpu_start,
+        stalled,
+    })
+}
+
+/// Sets the receive buffer past `net.core.rmem_max` when permitted (`SO_RCVBUFFORCE`), else up
+/// to it: a full buffer would drop datagrams and stall the closed loop.
+fn set_rcvbuf(socket: &UdpSocket, bytes: libc::c_int) -> io::Result<()> {
+    for option in [libc::SO_RCVBUFFORCE, libc::SO_RCVBUF] {
+        // SAFETY: the socket is open; `bytes` is a valid int for the call's duration.
+        let rc = unsafe {
+            libc::setsockopt(
+                socket.as_raw_fd(),
+                libc::SOL_SOCKET,
+                option,
+                (&raw const bytes).cast(),
+                size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if rc == 0 {
+            return Ok(());
+        }
+    }
+    Err(io::Error::last_os_error())
+}
