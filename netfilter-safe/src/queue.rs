@@ -485,8 +485,26 @@ fn verdict_on(
         Some(bytes) => (bytes.len() as u32, bytes.as_ptr()),
         None => (0, std::ptr::null()),
     };
+    // libnetfilter_queue sends the payload with an iovec of NFA_ALIGN(len) bytes: it reads up
+    // to 3 bytes past the end. Give it a copy padded to the alignment when `len` is not
+    // aligned (found by valgrind).
+    let padded: Vec<u8>;
+    let data = match payload {
+        Some(bytes) if bytes.len() % 4 != 0 => {
+            padded = {
+                let mut copy = Vec::with_capacity(bytes.len().next_multiple_of(4));
+                copy.extend_from_slice(bytes);
+                copy.resize(bytes.len().next_multiple_of(4), 0);
+                copy
+            };
+            padded.as_ptr()
+        }
+        _ => data,
+    };
     // SAFETY: `qh` is a live queue handle (the caller's borrow or the running callback keeps
-    // it alive); `data` is valid for `len` bytes, which the C library copies into the message.
+    // it alive); `data` is valid for `len` bytes rounded up to a multiple of 4 (the caller's
+    // aligned slice, or `padded`, alive until after the call), which is what the C library
+    // reads and copies into the message.
     let rc = unsafe {
         match mark {
             Some(mark) => sys::nfq_set_verdict2(qh, id, verdict.raw(), mark, len, data),

@@ -123,7 +123,8 @@ pub(crate) fn wait_readable(
     fd: RawFd,
     timeout: Option<std::time::Duration>,
 ) -> std::io::Result<bool> {
-    let deadline = timeout.map(|t| std::time::Instant::now() + t);
+    // A timeout too large to add (Duration::MAX) waits forever.
+    let deadline = timeout.and_then(|t| std::time::Instant::now().checked_add(t));
     loop {
         let ms = match deadline {
             None => -1,

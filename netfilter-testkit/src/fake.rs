@@ -1631,7 +1631,8 @@ impl Transport for FakeTransport {
     }
 
     fn wait_readable(&self, timeout: Option<Duration>) -> io::Result<bool> {
-        let deadline = timeout.map(|t| Instant::now() + t);
+        // A timeout too large to add (Duration::MAX) waits forever.
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         loop {
             if self.shared.overrun.load(Ordering::SeqCst) {
                 return Ok(true);
