@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::fs::File;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -368,4 +368,39 @@ pub(crate) fn request_header(seq: u32, res_id: u16) -> wire::NfHeader {
         version: 0,
         res_id,
     }
+}
+
+/// Runs `f` in network namespace `ns`: on this thread when it is already there, else on a
+/// thread that enters it.
+pub(crate) fn in_namespace<T: Send>(ns: BorrowedFd<'_>, f: impl FnOnce() -> T + Send) -> Result<T> {
+    use std::os::unix::fs::MetadataExt;
+    let here = std::fs::metadata("/proc/thread-self/ns/net").map(|m| m.ino());
+    let owned = ns.try_clone_to_owned().map_err(|source| Error::Io {
+        call: "dup",
+        source,
+    })?;
+    let there = std::fs::File::from(owned).metadata().map(|m| m.ino());
+    match (here, there) {
+        (Ok(a), Ok(b)) if a == b => Ok(f()),
+        _ => Ok(netfilter_safe::netns::run_in(ns, f)?),
+    }
+}
+
+/// The name of interface `index` in network namespace `ns` (`if_indextoname`), `None` when
+/// there is no such interface.
+pub(crate) fn interface_name(ns: &OwnedFd, index: u32) -> Option<String> {
+    in_namespace(ns.as_fd(), || {
+        let mut name = [0 as libc::c_char; libc::IF_NAMESIZE];
+        // SAFETY: `name` has room for IF_NAMESIZE bytes, as if_indextoname requires; on
+        // success it holds a NUL-terminated name.
+        let found = unsafe { libc::if_indextoname(index, name.as_mut_ptr()) };
+        if found.is_null() {
+            return None;
+        }
+        // SAFETY: if_indextoname succeeded, so `name` is NUL-terminated.
+        let name = unsafe { std::ffi::CStr::from_ptr(name.as_ptr()) };
+        Some(name.to_string_lossy().into_owned())
+    })
+    .ok()
+    .flatten()
 }

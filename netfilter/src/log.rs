@@ -71,7 +71,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -81,9 +81,10 @@ use netfilter_safe::transport::Transport;
 use netfilter_safe::wire::{self, LogConfig, LogMode, Vlan};
 use netfilter_safe::{CopyMode, Family, Hook};
 
-use crate::conn::{Conn, Inbox, Namespace, request_header, walk};
+use crate::conn::{Conn, Inbox, Namespace, in_namespace, interface_name, request_header, walk};
 use crate::error::{Error, Result};
 use crate::queue::MAX_COPY_RANGE;
+use netfilter_safe::procfs::{self, LogRow};
 
 pub use netfilter_safe::log::LogFlags;
 
@@ -331,10 +332,15 @@ impl LogBuilder {
     pub fn open(self) -> Result<LogGroup> {
         let timeout = self.check()?;
         let size = self.datagram_size();
+        let netns = match self.transport {
+            Some(_) => None,
+            None => Some(self.namespace.fd()?),
+        };
         let transport =
             self.namespace
                 .transport(self.transport, self.recv_buffer, self.report_overruns)?;
         let mut log = LogGroup {
+            netns,
             conn: Conn::new(transport),
             groups: Vec::with_capacity(self.groups.len()),
             inbox: Inbox::new(size, self.report_overruns),
@@ -446,6 +452,9 @@ enum Ready {
 /// ```
 #[derive(Debug)]
 pub struct LogGroup {
+    /// The socket's network namespace, for procfs and interface names (`None` over a custom
+    /// transport).
+    netns: Option<OwnedFd>,
     conn: Conn,
     groups: Vec<u16>,
     inbox: Inbox,
@@ -551,6 +560,30 @@ impl LogGroup {
     /// [`Error::Safe`] when the count cannot be read.
     pub fn socket_drops(&self) -> Result<u32> {
         Ok(self.conn.transport().drops()?)
+    }
+
+    /// The kernel's procfs row of each group this socket serves
+    /// (`/proc/net/netfilter/nfnetlink_log`: messages batched in the kernel, copy mode and
+    /// range, flush timeout); empty over a custom transport.
+    ///
+    /// # Errors
+    /// [`Error::Safe`] when the table of the socket's namespace cannot be read.
+    pub fn rows(&self) -> Result<Vec<LogRow>> {
+        let Some(ns) = &self.netns else {
+            return Ok(Vec::new());
+        };
+        let rows = in_namespace(ns.as_fd(), procfs::log_rows)??;
+        Ok(rows
+            .into_iter()
+            .filter(|row| self.groups.contains(&row.group))
+            .collect())
+    }
+
+    /// The name of interface `index` (as [`LogPacket::indev`] and friends give it) in the
+    /// socket's network namespace; `None` when there is no such interface, or over a custom
+    /// transport.
+    pub fn interface_name(&self, index: u32) -> Option<String> {
+        interface_name(self.netns.as_ref()?, index)
     }
 
     /// The socket's descriptor, for event loops: readable when [`LogGroup::try_recv`] has

@@ -15,7 +15,7 @@ use netfilter_safe::queue::QueueFlags;
 use netfilter_safe::transport::Transport;
 use netfilter_safe::wire::{self, QueueCmd, QueueConfig, QueueParams};
 
-use crate::conn::{Conn, Inbox, Namespace, request_header, walk};
+use crate::conn::{Conn, Inbox, Namespace, in_namespace, interface_name, request_header, walk};
 use crate::error::{Error, Result};
 use crate::packet::{Packet, VerdictKind};
 use crate::verdicts::{Decision, Verdicts};
@@ -412,21 +412,7 @@ impl Queue {
     /// socket's network namespace; `None` when there is no such interface (any more), or over
     /// a custom transport.
     pub fn interface_name(&self, index: u32) -> Option<String> {
-        let ns = self.netns.as_ref()?;
-        in_namespace(ns.as_fd(), || {
-            let mut name = [0 as libc::c_char; libc::IF_NAMESIZE];
-            // SAFETY: `name` has room for IF_NAMESIZE bytes, as if_indextoname requires; on
-            // success it holds a NUL-terminated name.
-            let found = unsafe { libc::if_indextoname(index, name.as_mut_ptr()) };
-            if found.is_null() {
-                return None;
-            }
-            // SAFETY: if_indextoname succeeded, so `name` is NUL-terminated.
-            let name = unsafe { std::ffi::CStr::from_ptr(name.as_ptr()) };
-            Some(name.to_string_lossy().into_owned())
-        })
-        .ok()
-        .flatten()
+        interface_name(self.netns.as_ref()?, index)
     }
 
     /// Sends the verdicts given so far now, instead of before the next blocking receive.
@@ -538,22 +524,6 @@ fn parse(shared: &Arc<Shared>, ready: &mut VecDeque<Packet>, datagram: &Bytes) -
             Ok(())
         },
     )
-}
-
-/// Runs `f` in network namespace `ns`: on this thread when it is already there, else on a
-/// thread that enters it.
-fn in_namespace<T: Send>(ns: BorrowedFd<'_>, f: impl FnOnce() -> T + Send) -> Result<T> {
-    use std::os::unix::fs::MetadataExt;
-    let here = std::fs::metadata("/proc/thread-self/ns/net").map(|m| m.ino());
-    let owned = ns.try_clone_to_owned().map_err(|source| Error::Io {
-        call: "dup",
-        source,
-    })?;
-    let there = std::fs::File::from(owned).metadata().map(|m| m.ino());
-    match (here, there) {
-        (Ok(a), Ok(b)) if a == b => Ok(f()),
-        _ => Ok(netfilter_safe::netns::run_in(ns, f)?),
-    }
 }
 
 /// Counters of a [`Queue`]; see [`Queue::stats`].

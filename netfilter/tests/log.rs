@@ -599,3 +599,30 @@ fn log_groups_move_between_threads_and_packets_are_shared() {
     send::<LogPacket>();
     sync::<LogPacket>();
 }
+
+#[test]
+fn procfs_rows_and_interface_names_of_the_sockets_namespace() {
+    let sandbox = sandbox_or_skip!();
+    log_rule(&sandbox, 44, 9544, "rows");
+    let mut log = open(&sandbox, || {
+        LogGroup::builder(44)
+            .copy(CopyMode::Packet, 128)
+            .timeout(Duration::from_millis(200))
+    });
+    let rows = log.rows().expect("rows");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (
+            rows[0].group,
+            rows[0].copy_mode,
+            rows[0].copy_range,
+            rows[0].flush_timeout
+        ),
+        (44, 2, 128, 20)
+    );
+    udp_send(&sandbox, local(9544), b"where").expect("send");
+    let packet = next(&mut log);
+    let out = packet.outdev().expect("an output device");
+    assert_eq!(log.interface_name(out).as_deref(), Some("lo"));
+    assert_eq!(log.interface_name(0xffff), None, "no such interface");
+}
