@@ -149,7 +149,7 @@ impl Conn {
         let bytes = message.to_bytes()?;
         self.send(&bytes)?;
         let deadline = Instant::now() + ANSWER_TIMEOUT;
-        let mut buf = BytesMut::new();
+        let mut slabs = Slabs::new(0x11000);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let readable = self
@@ -159,7 +159,7 @@ impl Conn {
             if !readable {
                 return Err(Error::NoAnswer { request: what() });
             }
-            let datagram = match self.recv(&mut buf, 0x11000) {
+            let datagram = match self.recv(&mut slabs) {
                 Ok(datagram) => datagram,
                 // The socket is non-blocking and another reader took the datagram.
                 Err(err) if err.is_would_block() => continue,
@@ -178,41 +178,27 @@ impl Conn {
         }
     }
 
-    /// Receives one datagram into `buf` (at least `size` bytes of room) and returns it.
-    pub(crate) fn recv(&self, buf: &mut BytesMut, size: usize) -> Result<Bytes> {
-        prepare(buf, size);
+    /// Receives one datagram into `slabs` and returns it.
+    pub(crate) fn recv(&self, slabs: &mut Slabs) -> Result<Bytes> {
+        let buf = slabs.room();
         let n = self
             .transport
             .recv(buf)
             .map_err(|source| Error::io("recv", source))?;
-        Self::take(buf, n, size)
+        slabs.take(n)
     }
 
     /// Receives one datagram if one is waiting, without blocking.
-    pub(crate) fn try_recv(&self, buf: &mut BytesMut, size: usize) -> Result<Option<Bytes>> {
-        prepare(buf, size);
+    pub(crate) fn try_recv(&self, slabs: &mut Slabs) -> Result<Option<Bytes>> {
+        let buf = slabs.room();
         match self
             .transport
             .try_recv(buf)
             .map_err(|source| Error::io("recv", source))?
         {
-            Some(n) => Self::take(buf, n, size).map(Some),
+            Some(n) => slabs.take(n).map(Some),
             None => Ok(None),
         }
-    }
-
-    /// Splits the `n` received bytes off the front of `buf`; the rest stays for the next
-    /// datagram.
-    fn take(buf: &mut BytesMut, n: usize, size: usize) -> Result<Bytes> {
-        if n > size {
-            return Err(Error::Io {
-                call: "recv",
-                source: std::io::Error::other(format!(
-                    "a {n}-byte datagram did not fit the {size}-byte receive buffer"
-                )),
-            });
-        }
-        Ok(buf.split_to(n).freeze())
     }
 }
 
@@ -220,13 +206,68 @@ impl Conn {
 /// takes only the bytes it needs, and only those bytes are zeroed again for the next one.
 const SLAB_DATAGRAMS: usize = 4;
 
-/// Makes `buf` `size` initialised bytes long: topping it up within the current slab (zeroing
-/// only what the last datagram took) or starting a new slab.
-fn prepare(buf: &mut BytesMut, size: usize) {
-    if buf.capacity() < size {
-        *buf = BytesMut::with_capacity(size * SLAB_DATAGRAMS);
+/// Used-up slabs kept for reuse: enough for a whole burst of maximum-size datagrams, so that
+/// a burst never allocates once the program keeps up.
+const SPARE_SLABS: usize = BURST / SLAB_DATAGRAMS + 1;
+
+/// Where received datagrams land: the slab being filled and used-up slabs whose datagrams may
+/// still be alive (as packets). A used-up slab is taken back once every datagram cut from it
+/// is gone, so that steady-state receiving allocates nothing.
+#[derive(Debug)]
+pub(crate) struct Slabs {
+    /// The free rest of the current slab.
+    buf: BytesMut,
+    spares: Vec<BytesMut>,
+    /// The largest datagram expected.
+    size: usize,
+}
+
+impl Slabs {
+    /// Slabs for datagrams of up to `size` bytes.
+    pub(crate) fn new(size: usize) -> Slabs {
+        Slabs {
+            buf: BytesMut::with_capacity(size * SLAB_DATAGRAMS),
+            spares: Vec::with_capacity(SPARE_SLABS),
+            size,
+        }
     }
-    buf.resize(size, 0);
+
+    /// `size` initialised bytes to receive into: the rest of the current slab (zeroing again
+    /// only what the last datagram took), else a spare slab whose datagrams are all gone,
+    /// else a new slab.
+    fn room(&mut self) -> &mut BytesMut {
+        let (size, slab) = (self.size, self.size * SLAB_DATAGRAMS);
+        if self.buf.capacity() < size {
+            let reusable = self.spares.iter_mut().position(|s| s.try_reclaim(slab));
+            let next = match reusable {
+                Some(i) => self.spares.swap_remove(i),
+                None => BytesMut::with_capacity(slab),
+            };
+            let mut used = std::mem::replace(&mut self.buf, next);
+            // Past the limit, a used slab is freed when its last datagram goes.
+            if self.spares.len() < SPARE_SLABS {
+                used.clear();
+                self.spares.push(used);
+            }
+        }
+        self.buf.resize(size, 0);
+        &mut self.buf
+    }
+
+    /// Splits the `n` received bytes off the front of the current slab; the rest stays for
+    /// the next datagram.
+    fn take(&mut self, n: usize) -> Result<Bytes> {
+        if n > self.size {
+            return Err(Error::Io {
+                call: "recv",
+                source: std::io::Error::other(format!(
+                    "a {n}-byte datagram did not fit the {}-byte receive buffer",
+                    self.size
+                )),
+            });
+        }
+        Ok(self.buf.split_to(n).freeze())
+    }
 }
 
 /// At most this many datagrams are received per wake-up.
@@ -236,8 +277,7 @@ pub(crate) const BURST: usize = 64;
 /// while a request waited for its answer.
 #[derive(Debug)]
 pub(crate) struct Inbox {
-    buf: BytesMut,
-    size: usize,
+    slabs: Slabs,
     stash: VecDeque<Bytes>,
     report_overruns: bool,
 }
@@ -246,8 +286,7 @@ impl Inbox {
     /// An inbox for datagrams of up to `size` bytes.
     pub(crate) fn new(size: usize, report_overruns: bool) -> Inbox {
         Inbox {
-            buf: BytesMut::new(),
-            size,
+            slabs: Slabs::new(size),
             stash: VecDeque::new(),
             report_overruns,
         }
@@ -284,9 +323,9 @@ impl Inbox {
         mut parse: impl FnMut(&Bytes) -> Result<()>,
     ) -> Result<bool> {
         let mut next = if block {
-            conn.recv(&mut self.buf, self.size).map(Some)
+            conn.recv(&mut self.slabs).map(Some)
         } else {
-            conn.try_recv(&mut self.buf, self.size)
+            conn.try_recv(&mut self.slabs)
         };
         let mut received = false;
         for round in 1..=BURST {
@@ -300,7 +339,7 @@ impl Inbox {
             if round == BURST {
                 break;
             }
-            next = conn.try_recv(&mut self.buf, self.size);
+            next = conn.try_recv(&mut self.slabs);
         }
         Ok(received)
     }

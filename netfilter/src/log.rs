@@ -345,6 +345,7 @@ impl LogBuilder {
             groups: Vec::with_capacity(self.groups.len()),
             inbox: Inbox::new(size, self.report_overruns),
             ready: VecDeque::new(),
+            gap_reported: false,
             seqs: SeqTracker::default(),
             report_overruns: self.report_overruns,
         };
@@ -416,14 +417,6 @@ impl SeqTracker {
     }
 }
 
-/// What the receive path hands out, in order.
-#[derive(Debug)]
-enum Ready {
-    Packet(Box<LogPacket>),
-    /// A gap in a group's sequence numbers, reported before the packet that showed it.
-    Lost(u32),
-}
-
 /// One netlink socket serving one or more NFLOG groups; packets come out owned
 /// ([`LogPacket`]). Unbinds its groups when dropped.
 ///
@@ -458,7 +451,10 @@ pub struct LogGroup {
     conn: Conn,
     groups: Vec<u16>,
     inbox: Inbox,
-    ready: VecDeque<Ready>,
+    /// Packets received and not handed out yet, in order.
+    ready: VecDeque<LogPacket>,
+    /// Whether the gap before the first packet of `ready` (its `lost_before`) was reported.
+    gap_reported: bool,
     seqs: SeqTracker,
     report_overruns: bool,
 }
@@ -592,23 +588,22 @@ impl LogGroup {
         self.conn.transport().fd()
     }
 
-    /// The next packet (or gap event) already received, if any.
+    /// The next packet already received, if any; a gap in the sequence numbers before it is
+    /// first reported as [`Error::Overrun`] (when reporting is on).
     pub(crate) fn next_ready(&mut self) -> Result<Option<LogPacket>> {
-        loop {
-            while self.ready.is_empty() {
-                let Some(datagram) = self.inbox.stashed() else {
-                    return Ok(None);
-                };
-                parse(&mut self.ready, &mut self.seqs, &datagram)?;
-            }
-            match self.ready.pop_front() {
-                Some(Ready::Packet(packet)) => return Ok(Some(*packet)),
-                Some(Ready::Lost(lost)) if self.report_overruns => {
-                    return Err(Error::Overrun { lost: Some(lost) });
-                }
-                Some(Ready::Lost(_)) | None => {}
-            }
+        while self.ready.is_empty() {
+            let Some(datagram) = self.inbox.stashed() else {
+                return Ok(None);
+            };
+            parse(&mut self.ready, &mut self.seqs, &datagram)?;
         }
+        let lost = self.ready.front().and_then(|p| p.lost_before).unwrap_or(0);
+        if lost > 0 && self.report_overruns && !self.gap_reported {
+            self.gap_reported = true;
+            return Err(Error::Overrun { lost: Some(lost) });
+        }
+        self.gap_reported = false;
+        Ok(self.ready.pop_front())
     }
 
     /// Receives a burst of datagrams (blocking for the first when `block`) and parses them
@@ -647,7 +642,7 @@ impl LogGroup {
 
 /// Turns the log messages of `datagram` (one, or a batch ended by `NLMSG_DONE`) into packets
 /// and gap events; reports the first problem after every good message was taken.
-fn parse(ready: &mut VecDeque<Ready>, seqs: &mut SeqTracker, datagram: &Bytes) -> Result<()> {
+fn parse(ready: &mut VecDeque<LogPacket>, seqs: &mut SeqTracker, datagram: &Bytes) -> Result<()> {
     walk(
         datagram,
         wire::LogPacket::MSG_TYPE,
@@ -656,13 +651,9 @@ fn parse(ready: &mut VecDeque<Ready>, seqs: &mut SeqTracker, datagram: &Bytes) -
             let p = wire::LogPacket::parse(message)?;
             let mut packet = LogPacket::new(datagram, &p);
             if let Some(seq) = packet.seq {
-                let lost = seqs.observe(packet.group, seq);
-                if lost > 0 {
-                    ready.push_back(Ready::Lost(lost));
-                }
-                packet.lost_before = Some(lost);
+                packet.lost_before = Some(seqs.observe(packet.group, seq));
             }
-            ready.push_back(Ready::Packet(Box::new(packet)));
+            ready.push_back(packet);
             Ok(())
         },
     )
