@@ -88,23 +88,14 @@ int main(int argc, char **argv)
 			break;
 		}
 		nflog_handle_packet(h, buf, (int)n);
-		if (count >= warm) {
-			struct timespec ts;
-
-			/* Wall clock only (vDSO, no syscall): rusage is read once at the end. */
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			last.wall_ns = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-		}
 	}
 	if (count < warm)
-		take_snap(&start), last = start;
-	/* CPU up to the end (the idle wait costs none); wall time up to the last message. */
-	{
-		struct snap end;
-
-		take_snap(&end);
-		last.cpu_ns = end.cpu_ns;
-	}
+		take_snap(&start);
+	/* CPU up to the end (the idle wait costs none); wall time up to the last message: when
+	 * the loop ended by waiting idle_ms for nothing, that wait is taken off. */
+	take_snap(&last);
+	if (count < target && last.wall_ns - idle_ms * 1000000LL > start.wall_ns)
+		last.wall_ns -= idle_ms * 1000000LL;
 	print_result(count, warm, &start, &last, overruns);
 	nflog_unbind_group(gh);
 	nflog_close(h);

@@ -123,7 +123,6 @@ fn log(plan: Plan) -> Outcome {
     let mut log = builder.open()?;
     ready()?;
     let mut start = Snap::now();
-    let mut last = start;
     let (mut count, mut overruns) = (0u64, 0u64);
     while count < plan.count {
         // Gives up after `idle` without a message, as the C program does with SO_RCVTIMEO.
@@ -141,16 +140,20 @@ fn log(plan: Plan) -> Outcome {
         if count == plan.warm {
             start = Snap::now();
         }
-        if count >= plan.warm {
-            last.wall = std::time::Instant::now();
-        }
     }
     if count < plan.warm {
         start = Snap::now();
-        last = start;
     }
-    // CPU up to the end (the idle wait costs none), wall time up to the last message.
-    last.cpu_ns = Snap::now().cpu_ns;
+    // CPU up to the end (the idle wait costs none); wall time up to the last message: when
+    // the loop ended by waiting `idle` for nothing, that wait is taken off.
+    let mut last = Snap::now();
+    if count < plan.count {
+        last.wall = last
+            .wall
+            .checked_sub(plan.idle)
+            .filter(|&wall| wall > start.wall)
+            .unwrap_or(last.wall);
+    }
     // The socket's own drop counter (SO_MEMINFO), in case messages went missing silently.
     let drops = log.socket_drops().map_or(-1, i64::from);
     Snap::print_result(

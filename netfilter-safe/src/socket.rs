@@ -178,11 +178,7 @@ pub(crate) fn set_int_option(
 
 /// Sets or clears `O_NONBLOCK` on `fd`.
 pub(crate) fn set_nonblocking(fd: RawFd, nonblocking: bool) -> Result<()> {
-    // SAFETY: F_GETFL on a descriptor the caller owns; no pointers involved.
-    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-    if flags < 0 {
-        return Err(Error::last("fcntl(F_GETFL)"));
-    }
+    let flags = file_flags(fd)?;
     let flags = if nonblocking {
         flags | libc::O_NONBLOCK
     } else {
@@ -191,6 +187,45 @@ pub(crate) fn set_nonblocking(fd: RawFd, nonblocking: bool) -> Result<()> {
     // SAFETY: F_SETFL with an integer argument on a descriptor the caller owns.
     if unsafe { libc::fcntl(fd, libc::F_SETFL, flags) } < 0 {
         return Err(Error::last("fcntl(F_SETFL)"));
+    }
+    Ok(())
+}
+
+/// Whether `O_NONBLOCK` is set on `fd`.
+pub(crate) fn is_nonblocking(fd: RawFd) -> Result<bool> {
+    Ok(file_flags(fd)? & libc::O_NONBLOCK != 0)
+}
+
+/// The file status flags of `fd` (`F_GETFL`).
+fn file_flags(fd: RawFd) -> Result<libc::c_int> {
+    // SAFETY: F_GETFL on a descriptor the caller owns; no pointers involved.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 {
+        return Err(Error::last("fcntl(F_GETFL)"));
+    }
+    Ok(flags)
+}
+
+/// Sets `SO_RCVTIMEO`: a blocking receive fails with `EAGAIN` after `micros` microseconds
+/// (0: waits forever).
+pub(crate) fn set_recv_timeout(fd: RawFd, micros: u64) -> Result<()> {
+    let tv = libc::timeval {
+        tv_sec: libc::time_t::try_from(micros / 1_000_000).unwrap_or(libc::time_t::MAX),
+        // Below 1 000 000: fits.
+        tv_usec: (micros % 1_000_000) as libc::suseconds_t,
+    };
+    // SAFETY: `tv` is a timeval that lives across the call, and its size is passed.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            (&tv as *const libc::timeval).cast(),
+            size_of::<libc::timeval>() as libc::socklen_t,
+        )
+    };
+    if rc < 0 {
+        return Err(Error::last("setsockopt(SO_RCVTIMEO)"));
     }
     Ok(())
 }

@@ -8,7 +8,8 @@
 use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::socket;
@@ -49,6 +50,19 @@ pub trait Transport: Send + Sync + fmt::Debug {
         }
     }
 
+    /// Receives one datagram, waiting at most `timeout` for it (forever with `None`; not at
+    /// all with zero): `Ok(None)` when none came in time. The length is the full length, as
+    /// for [`Transport::recv`].
+    ///
+    /// The provided version waits with [`Transport::wait_readable`], then receives with
+    /// [`Transport::try_recv`]; [`NetlinkSocket`] does it in one call.
+    ///
+    /// # Errors
+    /// As for [`Transport::recv`].
+    fn recv_timeout(&self, buf: &mut [u8], timeout: Option<Duration>) -> io::Result<Option<usize>> {
+        wait_then_recv(self, buf, timeout)
+    }
+
     /// Waits at most `timeout` (forever with `None`) for a datagram to be waiting; returns
     /// whether one is.
     ///
@@ -75,10 +89,42 @@ pub trait Transport: Send + Sync + fmt::Debug {
     }
 }
 
+/// [`Transport::recv_timeout`] for any transport: wait, then receive without blocking, until
+/// a datagram is taken or the time is up.
+fn wait_then_recv<T: Transport + ?Sized>(
+    transport: &T,
+    buf: &mut [u8],
+    timeout: Option<Duration>,
+) -> io::Result<Option<usize>> {
+    // A timeout too large to add (Duration::MAX) waits forever.
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+    loop {
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        if !transport.wait_readable(left)? {
+            return Ok(None);
+        }
+        // Another reader may have taken it: wait again, unless the time is up.
+        if let Some(n) = transport.try_recv(buf)? {
+            return Ok(Some(n));
+        }
+        if left.is_some_and(|left| left.is_zero()) {
+            return Ok(None);
+        }
+    }
+}
+
+/// `SO_RCVTIMEO` not known (never set by us).
+const TIMEOUT_UNKNOWN: u64 = u64::MAX;
+
 /// A `NETLINK_NETFILTER` socket. Closed on drop.
 #[derive(Debug)]
 pub struct NetlinkSocket {
     fd: OwnedFd,
+    /// The receive timeout last set with `SO_RCVTIMEO`, in microseconds (0: none), so that a
+    /// loop receiving with the same timeout sets it once.
+    recv_timeout_us: AtomicU64,
+    /// Whether `O_NONBLOCK` is set (a blocking receive with a timeout would not wait).
+    nonblocking: AtomicBool,
 }
 
 impl NetlinkSocket {
@@ -89,10 +135,11 @@ impl NetlinkSocket {
     /// [`Error::Call`] when the socket cannot be created or bound.
     pub fn open() -> Result<NetlinkSocket> {
         let addr = new_socket()?;
-        Ok(NetlinkSocket {
-            // SAFETY: `new_socket` returns a fresh descriptor that nothing else owns.
-            fd: unsafe { OwnedFd::from_raw_fd(addr) },
-        })
+        // SAFETY: `new_socket` returns a fresh descriptor that nothing else owns.
+        Ok(NetlinkSocket::new(
+            unsafe { OwnedFd::from_raw_fd(addr) },
+            false,
+        ))
     }
 
     /// Opens a socket in another network namespace: `netns` is an open descriptor of it
@@ -106,10 +153,9 @@ impl NetlinkSocket {
         let fd = socket::open_in_netns(netns, "socket(NETLINK_NETFILTER)", || {
             new_socket().map_or(0, |fd| fd as usize)
         })?;
-        Ok(NetlinkSocket {
-            // SAFETY: the thread returned a fresh descriptor that nothing else owns.
-            fd: unsafe { OwnedFd::from_raw_fd(fd as RawFd) },
-        })
+        // SAFETY: the thread returned a fresh descriptor that nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
+        Ok(NetlinkSocket::new(fd, false))
     }
 
     /// Takes over an existing socket, which must be a `NETLINK_NETFILTER` socket (made, for
@@ -119,7 +165,16 @@ impl NetlinkSocket {
     /// [`Error::Call`] when `fd` is not a `NETLINK_NETFILTER` socket.
     pub fn from_fd(fd: OwnedFd) -> Result<NetlinkSocket> {
         socket::check_netfilter_socket(fd.as_fd())?;
-        Ok(NetlinkSocket { fd })
+        let nonblocking = socket::is_nonblocking(fd.as_raw_fd())?;
+        Ok(NetlinkSocket::new(fd, nonblocking))
+    }
+
+    fn new(fd: OwnedFd, nonblocking: bool) -> NetlinkSocket {
+        NetlinkSocket {
+            fd,
+            recv_timeout_us: AtomicU64::new(TIMEOUT_UNKNOWN),
+            nonblocking: AtomicBool::new(nonblocking),
+        }
     }
 
     /// Sets the receive buffer; see [`crate::queue::QueueHandle::set_recv_buffer_size`].
@@ -241,19 +296,52 @@ impl Transport for NetlinkSocket {
         }
     }
 
+    /// One blocking `recv` under `SO_RCVTIMEO` (set only when the timeout changes), instead
+    /// of `poll` and `recv`. A signal restarts the wait with the whole timeout. On a
+    /// non-blocking socket it waits with `poll`.
+    fn recv_timeout(&self, buf: &mut [u8], timeout: Option<Duration>) -> io::Result<Option<usize>> {
+        if timeout.is_some_and(|t| t.is_zero()) {
+            return self.try_recv(buf);
+        }
+        if self.nonblocking.load(Ordering::Relaxed) {
+            return wait_then_recv(self, buf, timeout);
+        }
+        // Whole microseconds, rounded up: SO_RCVTIMEO of 0 means no timeout at all.
+        let micros = timeout.map_or(0, |t| {
+            u64::try_from(t.as_micros().max(1))
+                .map_or(TIMEOUT_UNKNOWN - 1, |us| us.min(TIMEOUT_UNKNOWN - 1))
+        });
+        if self.recv_timeout_us.load(Ordering::Relaxed) != micros {
+            socket::set_recv_timeout(self.fd.as_raw_fd(), micros).map_err(into_io)?;
+            self.recv_timeout_us.store(micros, Ordering::Relaxed);
+        }
+        match socket::recv_raw(self.fd.as_raw_fd(), buf, 0) {
+            Ok(n) => Ok(Some(n)),
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
     fn wait_readable(&self, timeout: Option<Duration>) -> io::Result<bool> {
         socket::wait_readable(self.fd.as_raw_fd(), timeout)
     }
 
     fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        socket::set_nonblocking(self.fd.as_raw_fd(), nonblocking).map_err(|err| match err {
-            Error::Call { source, .. } => source,
-            other => io::Error::other(other.to_string()),
-        })
+        socket::set_nonblocking(self.fd.as_raw_fd(), nonblocking).map_err(into_io)?;
+        self.nonblocking.store(nonblocking, Ordering::Relaxed);
+        Ok(())
     }
 
     fn fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
+    }
+}
+
+/// The OS error inside a failed socket call.
+fn into_io(err: Error) -> io::Error {
+    match err {
+        Error::Call { source, .. } => source,
+        other => io::Error::other(other.to_string()),
     }
 }
 
@@ -266,5 +354,92 @@ impl AsFd for NetlinkSocket {
 impl AsRawFd for NetlinkSocket {
     fn as_raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    /// Runs `f` on a thread and fails (instead of hanging) if it takes longer than 10 s.
+    fn within_10s<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || tx.send(f()));
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("finished within 10 s")
+    }
+
+    /// A request the kernel answers with an error (no such nfnetlink subsystem), asking for
+    /// that answer.
+    fn bad_request() -> Vec<u8> {
+        let mut msg = vec![0u8; 20];
+        msg[0..4].copy_from_slice(&20u32.to_ne_bytes());
+        // Subsystem 0xff, message 0xff.
+        msg[4..6].copy_from_slice(&0xffffu16.to_ne_bytes());
+        let flags = (libc::NLM_F_REQUEST | libc::NLM_F_ACK) as u16;
+        msg[6..8].copy_from_slice(&flags.to_ne_bytes());
+        msg
+    }
+
+    #[test]
+    fn recv_timeout_waits_about_the_time_then_gives_none() {
+        let socket = NetlinkSocket::open().expect("socket");
+        let mut buf = [0u8; 256];
+        for nonblocking in [false, true] {
+            socket.set_nonblocking(nonblocking).expect("mode");
+            let start = Instant::now();
+            let got = socket
+                .recv_timeout(&mut buf, Some(Duration::from_millis(60)))
+                .expect("recv");
+            assert_eq!(got, None, "nonblocking {nonblocking}");
+            assert!(
+                start.elapsed() >= Duration::from_millis(50),
+                "nonblocking {nonblocking}: waited only {:?}",
+                start.elapsed()
+            );
+        }
+    }
+
+    #[test]
+    fn recv_timeout_below_a_microsecond_does_not_wait_forever() {
+        // SO_RCVTIMEO of zero would mean "no timeout": the timeout must be rounded up.
+        let got = within_10s(|| {
+            let socket = NetlinkSocket::open().expect("socket");
+            let mut buf = [0u8; 256];
+            socket.recv_timeout(&mut buf, Some(Duration::from_nanos(1)))
+        });
+        assert_eq!(got.expect("recv"), None);
+    }
+
+    #[test]
+    fn recv_timeout_takes_what_arrives_and_forever_means_forever() {
+        let (first, second) = within_10s(|| {
+            let socket = NetlinkSocket::open().expect("socket");
+            let mut buf = [0u8; 256];
+            socket.send(&bad_request()).expect("send");
+            let first = socket.recv_timeout(&mut buf, Some(Duration::from_secs(5)));
+            // The cached timeout switches back to none: this waits until the answer is there.
+            socket.send(&bad_request()).expect("send");
+            let second = socket.recv_timeout(&mut buf, None);
+            (first, second)
+        });
+        // The error answer: a netlink header and an nlmsgerr (error code and the request).
+        assert!(first.expect("recv").is_some_and(|n| n >= 36));
+        assert!(second.expect("recv").is_some_and(|n| n >= 36));
+    }
+
+    #[test]
+    fn adopted_nonblocking_sockets_still_wait() {
+        let socket = NetlinkSocket::open().expect("socket");
+        socket.set_nonblocking(true).expect("nonblocking");
+        let adopted = NetlinkSocket::from_fd(socket.fd).expect("adopt");
+        let mut buf = [0u8; 256];
+        let start = Instant::now();
+        let got = adopted
+            .recv_timeout(&mut buf, Some(Duration::from_millis(60)))
+            .expect("recv");
+        assert_eq!(got, None);
+        assert!(start.elapsed() >= Duration::from_millis(50));
     }
 }

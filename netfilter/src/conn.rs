@@ -152,15 +152,9 @@ impl Conn {
         let mut slabs = Slabs::new(0x11000);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let readable = self
-                .transport
-                .wait_readable(Some(left))
-                .map_err(|source| Error::io("poll", source))?;
-            if !readable {
-                return Err(Error::NoAnswer { request: what() });
-            }
-            let datagram = match self.recv(&mut slabs) {
-                Ok(datagram) => datagram,
+            let datagram = match self.recv(&mut slabs, Some(left)) {
+                Ok(Some(datagram)) => datagram,
+                Ok(None) => return Err(Error::NoAnswer { request: what() }),
                 // The socket is non-blocking and another reader took the datagram.
                 Err(err) if err.is_would_block() => continue,
                 Err(err) => return Err(err),
@@ -178,22 +172,17 @@ impl Conn {
         }
     }
 
-    /// Receives one datagram into `slabs` and returns it.
-    pub(crate) fn recv(&self, slabs: &mut Slabs) -> Result<Bytes> {
-        let buf = slabs.room();
-        let n = self
-            .transport
-            .recv(buf)
-            .map_err(|source| Error::io("recv", source))?;
-        slabs.take(n)
-    }
-
-    /// Receives one datagram if one is waiting, without blocking.
-    pub(crate) fn try_recv(&self, slabs: &mut Slabs) -> Result<Option<Bytes>> {
+    /// Receives one datagram into `slabs`, waiting at most `timeout` (forever with `None`,
+    /// not at all with zero); `None` when none came in time.
+    pub(crate) fn recv(
+        &self,
+        slabs: &mut Slabs,
+        timeout: Option<Duration>,
+    ) -> Result<Option<Bytes>> {
         let buf = slabs.room();
         match self
             .transport
-            .try_recv(buf)
+            .recv_timeout(buf, timeout)
             .map_err(|source| Error::io("recv", source))?
         {
             Some(n) => slabs.take(n).map(Some),
@@ -313,22 +302,21 @@ impl Inbox {
         conn.request(what, message, seq, &mut self.stash)
     }
 
-    /// Receives a burst: one datagram (waiting for it when `block`), then those already
-    /// waiting, up to [`BURST`], handing each to `parse`. Returns whether anything came. An
-    /// overrun is returned as [`Error::Overrun`] unless reporting is off.
-    pub(crate) fn receive_burst(
+    /// Receives one datagram, waiting at most `timeout` for it (see [`Conn::recv`]), and with
+    /// `burst` also those already waiting behind it, up to [`BURST`]; hands each to `parse`.
+    /// Returns whether anything came. An overrun is returned as [`Error::Overrun`] unless
+    /// reporting is off.
+    pub(crate) fn receive(
         &mut self,
         conn: &Conn,
-        block: bool,
+        timeout: Option<Duration>,
+        burst: bool,
         mut parse: impl FnMut(&Bytes) -> Result<()>,
     ) -> Result<bool> {
-        let mut next = if block {
-            conn.recv(&mut self.slabs).map(Some)
-        } else {
-            conn.try_recv(&mut self.slabs)
-        };
+        let mut next = conn.recv(&mut self.slabs, timeout);
+        let rounds = if burst { BURST } else { 1 };
         let mut received = false;
-        for round in 1..=BURST {
+        for round in 1..=rounds {
             match next {
                 Ok(Some(datagram)) => parse(&datagram)?,
                 Ok(None) => return Ok(received),
@@ -336,12 +324,38 @@ impl Inbox {
                 Err(err) => return Err(err),
             }
             received = true;
-            if round == BURST {
+            if round == rounds {
                 break;
             }
-            next = conn.try_recv(&mut self.slabs);
+            next = conn.recv(&mut self.slabs, Some(Duration::ZERO));
         }
         Ok(received)
+    }
+}
+
+/// What a queue or log group's `recv_timeout` does: the next ready item of `source`, else
+/// receiving (at most until `timeout` is up) until one is ready; `None` when the time is up.
+pub(crate) fn recv_timeout<S, T>(
+    source: &mut S,
+    timeout: Duration,
+    receive: fn(&mut S, Option<Duration>) -> Result<bool>,
+    next_ready: fn(&mut S) -> Result<Option<T>>,
+) -> Result<Option<T>> {
+    if let Some(item) = next_ready(source)? {
+        return Ok(Some(item));
+    }
+    // A timeout too large to add (Duration::MAX) waits forever.
+    let deadline = Instant::now().checked_add(timeout);
+    loop {
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        let received = receive(source, left)?;
+        if let Some(item) = next_ready(source)? {
+            return Ok(Some(item));
+        }
+        // Nothing came in time, or what came held nothing and the time is up.
+        if !received || left.is_some_and(|left| left.is_zero()) {
+            return Ok(None);
+        }
     }
 }
 

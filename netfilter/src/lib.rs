@@ -40,9 +40,13 @@
 //!
 //! # Verdicts travel in batches
 //!
-//! Verdicts given while more received packets are waiting to be handed out are held back and
-//! sent together, consecutive equal verdicts as one batch verdict; the rest are sent at once.
-//! Nothing waits for more traffic. [`QueueBuilder::batching`] turns this off.
+//! The packets of one receive (up to 64 datagrams the kernel had waiting) are handed out one
+//! by one; verdicts given meanwhile are held back and sent together, in one send, consecutive
+//! equal verdicts as one batch verdict. They go when the last packet handed out gets its
+//! verdict, or when the loop asks for a packet and none is ready (before it waits for more),
+//! whichever comes first; any other verdict is sent at once. Nothing waits for more traffic.
+//! [`Queue::flush`] sends what is held back now; [`QueueBuilder::batching`] turns holding
+//! back off.
 //!
 //! # Event loops and async
 //!

@@ -73,7 +73,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use netfilter_log_sys as sys;
@@ -81,7 +81,9 @@ use netfilter_safe::transport::Transport;
 use netfilter_safe::wire::{self, LogConfig, LogMode, Vlan};
 use netfilter_safe::{CopyMode, Family, Hook};
 
-use crate::conn::{Conn, Inbox, Namespace, in_namespace, interface_name, request_header, walk};
+use crate::conn::{
+    self, Conn, Inbox, Namespace, in_namespace, interface_name, request_header, walk,
+};
 use crate::error::{Error, Result};
 use crate::queue::MAX_COPY_RANGE;
 use netfilter_safe::procfs::{self, LogRow};
@@ -490,7 +492,7 @@ impl LogGroup {
             if let Some(packet) = self.next_ready()? {
                 return Ok(packet);
             }
-            self.receive(true)?;
+            self.receive(None)?;
         }
     }
 
@@ -507,25 +509,7 @@ impl LogGroup {
     /// # Errors
     /// As for [`LogGroup::recv`].
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<LogPacket>> {
-        let deadline = Instant::now().checked_add(timeout);
-        loop {
-            if let Some(packet) = self.next_ready()? {
-                return Ok(Some(packet));
-            }
-            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            let readable = self
-                .conn
-                .transport()
-                .wait_readable(left)
-                .map_err(|source| Error::io("poll", source))?;
-            if !readable {
-                return Ok(None);
-            }
-            let received = self.receive(false)?;
-            if !received && left.is_some_and(|left| left.is_zero()) {
-                return self.next_ready();
-            }
-        }
+        conn::recv_timeout(self, timeout, LogGroup::receive, LogGroup::next_ready)
     }
 
     /// A blocking iterator over the packets; it never ends by itself.
@@ -606,9 +590,10 @@ impl LogGroup {
         Ok(self.ready.pop_front())
     }
 
-    /// Receives a burst of datagrams (blocking for the first when `block`) and parses them
-    /// into `ready`; `Ok(false)` when nothing was waiting.
-    pub(crate) fn receive(&mut self, block: bool) -> Result<bool> {
+    /// Receives a datagram, waiting at most `timeout` for it (forever with `None`), and parses
+    /// it into `ready`; `Ok(false)` when none came. One datagram per call: with no verdicts
+    /// to gather, draining the socket would only cost a failing `recv` per wake-up.
+    pub(crate) fn receive(&mut self, timeout: Option<Duration>) -> Result<bool> {
         let LogGroup {
             conn,
             inbox,
@@ -616,7 +601,9 @@ impl LogGroup {
             seqs,
             ..
         } = self;
-        inbox.receive_burst(conn, block, |datagram| parse(ready, seqs, datagram))
+        inbox.receive(conn, timeout, false, |datagram| {
+            parse(ready, seqs, datagram)
+        })
     }
 
     fn set_flags(&mut self, group: u16, flags: LogFlags) -> Result<()> {

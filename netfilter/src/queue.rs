@@ -15,7 +15,9 @@ use netfilter_safe::queue::QueueFlags;
 use netfilter_safe::transport::Transport;
 use netfilter_safe::wire::{self, QueueCmd, QueueConfig, QueueParams};
 
-use crate::conn::{Conn, Inbox, Namespace, in_namespace, interface_name, request_header, walk};
+use crate::conn::{
+    self, Conn, Inbox, Namespace, in_namespace, interface_name, request_header, walk,
+};
 use crate::error::{Error, Result};
 use crate::packet::{Packet, VerdictKind};
 use crate::verdicts::{Decision, Verdicts};
@@ -194,11 +196,11 @@ impl QueueBuilder {
                 verdicts: Mutex::new(Verdicts::new(&numbers, self.batching)),
                 default_verdict: self.default_verdict,
                 closed: AtomicBool::new(false),
-                dispatching: AtomicBool::new(false),
             }),
             numbers,
             inbox: Inbox::new(copy_range + MESSAGE_OVERHEAD, self.report_overruns),
             ready: VecDeque::new(),
+            batching: self.batching,
             netns,
         };
         for num in self.queues {
@@ -230,10 +232,6 @@ pub(crate) struct Shared {
     default_verdict: VerdictKind,
     /// Set when the [`Queue`] is dropped: the kernel has dropped the packets it held.
     closed: AtomicBool,
-    /// Set while received packets are ready to be handed out: verdicts given meanwhile are
-    /// held back and travel together once the last ready packet is handed out (or the queue
-    /// next receives). Otherwise a verdict is sent at once.
-    dispatching: AtomicBool,
 }
 
 impl Shared {
@@ -253,8 +251,7 @@ impl Shared {
             return Err(Error::QueueClosed { queue, id });
         }
         let mut verdicts = self.verdicts();
-        let full = verdicts.decide(queue, id, decision)?;
-        if full || !verdicts.batching() || !self.dispatching.load(Ordering::SeqCst) {
+        if verdicts.decide(queue, id, decision)? {
             self.flush_locked(&mut verdicts)?;
         }
         Ok(())
@@ -300,6 +297,8 @@ pub struct Queue {
     ready: VecDeque<Packet>,
     /// The socket's network namespace, for its procfs rows (`None` over a custom transport).
     netns: Option<OwnedFd>,
+    /// Whether verdicts are batched (then a receive takes every datagram waiting).
+    batching: bool,
 }
 
 impl Queue {
@@ -331,7 +330,7 @@ impl Queue {
             if let Some(packet) = self.next_ready()? {
                 return Ok(packet);
             }
-            self.receive_one()?;
+            self.receive(None)?;
         }
     }
 
@@ -348,21 +347,7 @@ impl Queue {
     /// # Errors
     /// As for [`Queue::recv`].
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<Packet>> {
-        if let Some(packet) = self.next_ready()? {
-            return Ok(Some(packet));
-        }
-        self.end_dispatch()?;
-        let readable = self
-            .shared
-            .conn
-            .transport()
-            .wait_readable(Some(timeout))
-            .map_err(|source| Error::io("poll", source))?;
-        if !readable {
-            return Ok(None);
-        }
-        self.receive_one()?;
-        self.next_ready()
+        conn::recv_timeout(self, timeout, Queue::receive, Queue::next_ready)
     }
 
     /// A blocking iterator over the packets; it never ends by itself.
@@ -429,53 +414,47 @@ impl Queue {
         self.shared.conn.transport().fd()
     }
 
-    /// Sends the verdicts held back and marks the queue as having nothing ready, so that
-    /// verdicts given from now on are sent at once.
-    fn end_dispatch(&self) -> Result<()> {
-        self.shared.dispatching.store(false, Ordering::SeqCst);
-        self.shared.flush()
-    }
-
-    /// The next received packet, if one is ready. While more are ready, verdicts are held
-    /// back to travel together; handing out the last one sends them.
+    /// The next received packet, if one is ready. While packets are handed out, verdicts are
+    /// held back to travel together: until the last one handed out is decided, or until this
+    /// is called with nothing ready, which sends them (before the loop waits for more).
     pub(crate) fn next_ready(&mut self) -> Result<Option<Packet>> {
         while self.ready.is_empty() {
             let Some(datagram) = self.inbox.stashed() else {
+                let mut verdicts = self.shared.verdicts();
+                verdicts.end_dispatch();
+                self.shared.flush_locked(&mut verdicts)?;
                 return Ok(None);
             };
             parse(&self.shared, &mut self.ready, &datagram)?;
         }
         let packet = self.ready.pop_front();
-        if self.ready.is_empty() && self.inbox.is_empty() {
-            self.end_dispatch()?;
-        } else {
-            self.shared.dispatching.store(true, Ordering::SeqCst);
+        if let Some(packet) = &packet {
+            let last = self.ready.is_empty() && self.inbox.is_empty();
+            self.shared
+                .verdicts()
+                .handing_out(packet.queue(), packet.id(), last);
         }
         Ok(packet)
     }
 
-    /// Receives a burst of datagrams (blocking for the first) and parses their packets into
-    /// `ready`.
-    fn receive_one(&mut self) -> Result<()> {
-        self.receive(true).map(drop)
-    }
-
-    /// Receives what is waiting without blocking (for event loops); `Ok(false)` when nothing
-    /// was.
+    /// Receives what the kernel has waiting, without blocking; whether anything came.
     #[cfg(feature = "tokio")]
     pub(crate) fn receive_waiting(&mut self) -> Result<bool> {
-        self.receive(false)
+        self.receive(Some(Duration::ZERO))
     }
 
-    fn receive(&mut self, block: bool) -> Result<bool> {
-        self.end_dispatch()?;
+    /// Receives a datagram, waiting at most `timeout` for it, and parses its packets into
+    /// `ready`. With batching, the datagrams already waiting behind it come too (their
+    /// verdicts can then travel together); whether anything came.
+    fn receive(&mut self, timeout: Option<Duration>) -> Result<bool> {
         let Queue {
             shared,
             inbox,
             ready,
+            batching,
             ..
         } = self;
-        inbox.receive_burst(&shared.conn, block, |datagram| {
+        inbox.receive(&shared.conn, timeout, *batching, |datagram| {
             parse(shared, ready, datagram)
         })
     }

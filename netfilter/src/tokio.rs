@@ -70,7 +70,7 @@ impl sealed::Sealed for LogGroup {
         LogGroup::next_ready(self)
     }
     fn receive_waiting(&mut self) -> Result<bool> {
-        self.receive(false)
+        self.receive(Some(std::time::Duration::ZERO))
     }
     fn fd(&self) -> BorrowedFd<'_> {
         LogGroup::fd(self)

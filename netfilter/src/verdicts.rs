@@ -57,6 +57,19 @@ struct Book {
     last_id: Option<u32>,
 }
 
+/// Where the receive loop is in handing out what it received, which decides whether a verdict
+/// is held back to travel with others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dispatch {
+    /// Nothing is being handed out: a verdict is sent at once.
+    Idle,
+    /// More received packets are ready to be handed out: verdicts are held back.
+    Handing,
+    /// The last ready packet, this one of this queue, is out: verdicts are held back until it
+    /// is decided (then all go in one send) or the loop asks for the next packet.
+    LastOut { queue: u16, id: u32 },
+}
+
 /// Every queue's book plus the datagram being built.
 #[derive(Debug)]
 pub(crate) struct Verdicts {
@@ -66,6 +79,7 @@ pub(crate) struct Verdicts {
     /// Decisions not yet turned into messages.
     undecided_changes: bool,
     batching: bool,
+    dispatch: Dispatch,
     /// Ids skipped between consecutive packets of a queue.
     id_gaps: u64,
 }
@@ -87,8 +101,23 @@ impl Verdicts {
             out: Vec::with_capacity(FLUSH_BYTES),
             undecided_changes: false,
             batching,
+            dispatch: Dispatch::Idle,
             id_gaps: 0,
         }
+    }
+
+    /// Records that the receive loop handed out packet `id` of `queue`, the last one it has
+    /// ready when `last`.
+    pub(crate) fn handing_out(&mut self, queue: u16, id: u32, last: bool) {
+        self.dispatch = match last {
+            true => Dispatch::LastOut { queue, id },
+            false => Dispatch::Handing,
+        };
+    }
+
+    /// Records that the receive loop has nothing ready: verdicts from now on go at once.
+    pub(crate) fn end_dispatch(&mut self) {
+        self.dispatch = Dispatch::Idle;
     }
 
     fn book(&mut self, queue: u16) -> Option<&mut Book> {
@@ -119,13 +148,19 @@ impl Verdicts {
         self.id_gaps
     }
 
-    /// Whether verdicts are coalesced at all.
-    pub(crate) fn batching(&self) -> bool {
-        self.batching
+    /// Records a decision; returns whether to flush now: when verdicts are not batched, when
+    /// nothing is being handed out, when this decides the last packet handed out, or when the
+    /// pending bytes are worth a send.
+    pub(crate) fn decide(&mut self, queue: u16, id: u32, decision: Decision) -> Result<bool> {
+        self.record(queue, id, decision)?;
+        if self.dispatch == (Dispatch::LastOut { queue, id }) {
+            self.dispatch = Dispatch::Idle;
+        }
+        Ok(!self.batching || self.dispatch == Dispatch::Idle || self.out.len() >= FLUSH_BYTES)
     }
 
-    /// Records a decision; returns whether the pending bytes are now worth a flush.
-    pub(crate) fn decide(&mut self, queue: u16, id: u32, decision: Decision) -> Result<bool> {
+    /// Files a decision in its queue's book, or as a message of its own when it cannot wait.
+    fn record(&mut self, queue: u16, id: u32, decision: Decision) -> Result<()> {
         let batching = self.batching;
         let slot = self.book(queue).and_then(|book| {
             let front = book.slots.front()?.id();
@@ -148,7 +183,7 @@ impl Verdicts {
             }
             None => push_verdict(&mut self.out, queue, id, &decision)?,
         }
-        Ok(self.out.len() >= FLUSH_BYTES)
+        Ok(())
     }
 
     /// Turns the decisions into messages and returns the datagram to send (empty when there is
