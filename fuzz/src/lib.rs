@@ -330,8 +330,8 @@ pub fn queue_fake(data: &[u8]) {
                 let _ = (packet.uid(), packet.gid(), packet.secctx(), packet.ct());
                 let _ = (packet.ct_info(), packet.vlan(), packet.l2hdr());
                 let _ = (packet.priority(), packet.cgroup_classid());
-                let _ = packet.unknown_attributes().len();
-                let bytes = packet.payload().clone();
+                let _ = packet.unknown_attributes().count();
+                let bytes = packet.payload_bytes();
                 payload(&bytes);
                 packet.set_mark(1);
                 let _ = packet.accept();
@@ -370,7 +370,7 @@ pub fn log_fake(data: &[u8]) {
                 let _ = (p.hw_len(), p.has_payload(), p.prefix(), p.prefix_bytes());
                 let _ = (p.uid(), p.gid(), p.seq(), p.seq_global(), p.lost_before());
                 let _ = (p.ct(), p.ct_info(), p.vlan(), p.l2hdr());
-                let _ = p.unknown_attributes().len();
+                let _ = p.unknown_attributes().count();
                 payload(p.payload());
             }
             Ok(None) => break,

@@ -5,7 +5,9 @@
 use std::cell::Cell;
 use std::hint::black_box;
 use std::io::{self, Write};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, mpsc};
+use std::time::{Duration, Instant};
 
 use netfilter::{LogGroup, Queue};
 use netfilter_safe::CopyMode;
@@ -25,8 +27,11 @@ pub struct Plan {
     pub warm: u64,
     /// NFLOG only: `qthresh`, 0 for the kernel's default.
     pub qthresh: u32,
-    /// NFLOG only: give up when nothing arrives for this long.
+    /// Give up when nothing arrives for this long (every kind but `queue-safe`; for
+    /// `queue-threads`, per thread).
     pub idle: Duration,
+    /// `queue-threads` only: how many threads, thread `i` serving queue `num + i`.
+    pub threads: u16,
 }
 
 type Outcome = Result<(), Box<dyn std::error::Error>>;
@@ -37,6 +42,7 @@ pub fn run(kind: &str, plan: Plan) -> Outcome {
         "queue-default" => queue(plan, true),
         "queue-nobatch" => queue(plan, false),
         "queue-safe" => queue_safe(plan),
+        "queue-threads" => queue_threads(plan),
         "log-default" => log(plan),
         other => Err(format!("unknown consumer kind {other:?}").into()),
     }
@@ -77,6 +83,202 @@ fn queue(plan: Plan, batching: bool) -> Outcome {
     let end = Snap::now();
     Snap::print_result(count, plan.warm, &start, &end, overruns, "");
     Ok(())
+}
+
+/// How many packets a `queue-threads` thread counts on its own before adding them to the
+/// shared total: one shared atomic written per packet by every thread would bounce its cache
+/// line between the cores, a cost between queues that the benchmark, not the library, adds.
+const PUBLISH: u64 = 16;
+
+/// How long a `queue-threads` thread waits in one `recv_timeout` before it looks whether the
+/// run is over (at most the plan's `idle`).
+const POLL: Duration = Duration::from_millis(20);
+
+/// What the threads of `queue-threads` share.
+#[derive(Debug)]
+struct Shared {
+    /// Packets counted by all threads (each adds its own every [`PUBLISH`] packets, and when
+    /// its queue is idle).
+    total: AtomicU64,
+    /// Set when `total` reaches the plan's count, or a thread failed: every thread stops.
+    done: AtomicBool,
+    /// The total when it first reached the warm-up count, and the snapshot taken then.
+    start: Mutex<Option<(u64, Snap)>>,
+}
+
+impl Shared {
+    /// Adds `n` packets to the total; takes the warm-up snapshot when the total crosses
+    /// `plan.warm` and ends the run when it reaches `plan.count`.
+    fn publish(&self, n: u64, plan: &Plan) {
+        if n == 0 {
+            return;
+        }
+        let before = self.total.fetch_add(n, Ordering::Relaxed);
+        let after = before + n;
+        if before < plan.warm && after >= plan.warm {
+            let snap = Snap::now();
+            let mut start = self.start.lock().unwrap_or_else(|e| e.into_inner());
+            start.get_or_insert((after, snap));
+        }
+        if after >= plan.count {
+            self.done.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// What one `queue-threads` thread did.
+#[derive(Debug, Default)]
+struct Tally {
+    packets: u64,
+    overruns: u64,
+    /// When its last packet came.
+    last: Option<Instant>,
+}
+
+/// `plan.threads` threads in one process, each with its own `netfilter` [`Queue`] (defaults)
+/// for queue `plan.num + i`, accepting every packet: how several queues scale. The driver
+/// runs it with one thread on a `--queue-num` rule and with two on a `--queue-balance` rule.
+///
+/// It prints `ready` once every thread has bound its queue. Each thread counts its packets
+/// and adds them to a shared total every [`PUBLISH`] packets (and when its queue falls idle);
+/// the run ends when the total reaches `plan.count`, or for a thread whose queue has been
+/// idle for `plan.idle` (then its packets are missing from the result). CPU is the whole
+/// process's (all threads, `RUSAGE_SELF`) from the moment the total crossed the warm-up count
+/// to the end; wall time from then to the last packet of any thread. The warm-up point is
+/// exact to within `PUBLISH - 1` packets per other thread; the packets measured are counted
+/// from the total at that point, not from `plan.warm`. The result line ends with
+/// `split=A/B/…`, the packets each queue got, in queue order.
+fn queue_threads(plan: Plan) -> Outcome {
+    let threads = plan.threads.max(1);
+    let last_num = plan
+        .num
+        .checked_add(threads - 1)
+        .ok_or("queue numbers past 65535")?;
+    let shared = Shared {
+        total: AtomicU64::new(0),
+        done: AtomicBool::new(false),
+        start: Mutex::new(None),
+    };
+    let poll = POLL.min(plan.idle);
+    let (bound_tx, bound_rx) = mpsc::channel::<Result<(), String>>();
+    let tallies = std::thread::scope(|scope| -> Result<Vec<Tally>, Box<dyn std::error::Error>> {
+        let workers: Vec<_> = (plan.num..=last_num)
+            .map(|num| {
+                let (shared, bound_tx) = (&shared, bound_tx.clone());
+                scope.spawn(move || -> netfilter::Result<Tally> {
+                    let opened = Queue::builder(num).open();
+                    let _ = bound_tx.send(
+                        opened
+                            .as_ref()
+                            .map(|_| ())
+                            .map_err(|e| format!("queue {num}: {e}")),
+                    );
+                    // One message per thread: the receiving loop ends once every thread has
+                    // sent its own (or died), not when the threads end.
+                    drop(bound_tx);
+                    let queue = opened?;
+                    let result = serve(queue, &plan, shared, poll);
+                    if result.is_err() {
+                        shared.done.store(true, Ordering::Relaxed);
+                    }
+                    result
+                })
+            })
+            .collect();
+        drop(bound_tx);
+        let mut failure = None;
+        for bound in bound_rx.iter() {
+            if let Err(error) = bound {
+                failure.get_or_insert(error);
+                shared.done.store(true, Ordering::Relaxed);
+            }
+        }
+        if failure.is_none() {
+            if let Err(error) = ready() {
+                failure = Some(error.to_string());
+                shared.done.store(true, Ordering::Relaxed);
+            }
+        }
+        let mut tallies = Vec::new();
+        for worker in workers {
+            match worker.join() {
+                Ok(Ok(tally)) => tallies.push(tally),
+                Ok(Err(error)) => {
+                    failure.get_or_insert(error.to_string());
+                }
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        match failure {
+            Some(error) => Err(error.into()),
+            None => Ok(tallies),
+        }
+    })?;
+    let end_cpu = Snap::now();
+    let count = shared.total.load(Ordering::Relaxed);
+    let (warm, start) = shared
+        .start
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .unwrap_or((count, end_cpu));
+    let last = tallies.iter().filter_map(|t| t.last).max();
+    let end = Snap {
+        cpu_ns: end_cpu.cpu_ns,
+        wall: last.map_or(start.wall, |last| last.max(start.wall)),
+    };
+    let overruns = tallies.iter().map(|t| t.overruns).sum();
+    let split: Vec<String> = tallies.iter().map(|t| t.packets.to_string()).collect();
+    Snap::print_result(
+        count,
+        warm,
+        &start,
+        &end,
+        overruns,
+        &format!(" split={}", split.join("/")),
+    );
+    Ok(())
+}
+
+/// One `queue-threads` thread: accepts every packet of `queue` until the run is over or the
+/// queue has been idle for `plan.idle`.
+fn serve(
+    mut queue: Queue,
+    plan: &Plan,
+    shared: &Shared,
+    poll: Duration,
+) -> netfilter::Result<Tally> {
+    let mut tally = Tally::default();
+    let (mut unpublished, mut idle) = (0u64, Duration::ZERO);
+    while !shared.done.load(Ordering::Relaxed) {
+        match queue.recv_timeout(poll) {
+            Ok(Some(packet)) => {
+                black_box(packet.payload().len());
+                packet.accept()?;
+                tally.packets += 1;
+                tally.last = Some(Instant::now());
+                idle = Duration::ZERO;
+                unpublished += 1;
+                if unpublished == PUBLISH {
+                    shared.publish(unpublished, plan);
+                    unpublished = 0;
+                }
+            }
+            Ok(None) => {
+                // Idle: what this thread counted joins the total, which may end the run.
+                shared.publish(unpublished, plan);
+                unpublished = 0;
+                idle += poll;
+                if idle >= plan.idle {
+                    break;
+                }
+            }
+            Err(netfilter::Error::Overrun { .. }) => tally.overruns += 1,
+            Err(error) => return Err(error),
+        }
+    }
+    shared.publish(unpublished, plan);
+    queue.flush()?;
+    Ok(tally)
 }
 
 /// The safe layer: one `recv`, one `handle_packet`, one verdict per packet (from inside the

@@ -2,16 +2,25 @@
 //!
 //! ```text
 //! cargo run --release -p netfilter-bench -- [--quick] [--rounds N] [--packets N] [--window N]
+//!     [--log-rate PKT_PER_S] [--flows N] [--queue-only | --scaling-only | --log-only]
+//!     [--wrap 'strace -c -f -o FILE']
 //! ```
 //!
-//! As root, it makes one private network namespace (netfilter-testkit's `Sandbox`), installs an
-//! NFQUEUE rule (UDP port 9000, OUTPUT, queue 0) and an NFLOG rule (UDP port 9001, OUTPUT,
-//! group 1) inside it, builds the C baselines from `netfilter-bench/c/*.c` with `cc`, and then,
-//! in alternating rounds, for 64- and 1400-byte payloads, runs each consumer as its own process
-//! inside the namespace while a closed-loop generator (sendmmsg/recvmmsg, a fixed window of
-//! datagrams in flight) sends UDP over loopback. Each consumer measures its own CPU time
-//! (`getrusage`, user + sys) and wall time after a warm-up; the table shows medians over the
-//! rounds. Nothing is done in the host's namespace; the namespace is removed on exit.
+//! As root, it makes one private network namespace (netfilter-testkit's `Sandbox`), installs
+//! inside it, all in OUTPUT: an NFQUEUE rule (UDP port 9000, queue 0), an NFLOG rule (UDP port
+//! 9001, group 1) and a balancing NFQUEUE rule (UDP port 9002, `--queue-balance 10:11`), builds
+//! the C baselines from `netfilter-bench/c/*.c` with `cc`, and then, in alternating rounds, for
+//! 64- and 1400-byte payloads, runs each consumer as its own process inside the namespace while
+//! a closed-loop generator (sendmmsg/recvmmsg, a fixed window of datagrams in flight) sends UDP
+//! over loopback. Each consumer measures its own CPU time (`getrusage`, user + sys) and wall
+//! time after a warm-up; the tables show medians over the rounds. Nothing is done in the host's
+//! namespace; the namespace is removed on exit.
+//!
+//! Three tables: NFQUEUE (the C programs and the Rust consumers on queue 0), NFLOG, and one vs
+//! two queues (the `queue-threads` consumer with one thread on queue 0, then with two threads
+//! on queues 10 and 11; the generator sends from `--flows` source addresses, 8 by default, so
+//! that the balancing rule spreads them; see [`SCALING_CONSUMERS`]). `--queue-only`,
+//! `--scaling-only` and `--log-only` run one table only.
 //!
 //! `netfilter-bench consume <kind> …` is the Rust consumers' entry point (used by the driver).
 
@@ -34,6 +43,12 @@ const QUEUE: u16 = 0;
 const GROUP: u16 = 1;
 const QUEUE_PORT: u16 = 9000;
 const LOG_PORT: u16 = 9001;
+/// The first of the two queues the balancing rule spreads flows over.
+const BALANCE_FIRST: u16 = 10;
+/// The balancing rule's UDP port.
+const BALANCE_PORT: u16 = 9002;
+/// Flows (source addresses) the generator uses for the scaling table unless `--flows` says.
+const SCALING_FLOWS: usize = 8;
 const PAYLOADS: [usize; 2] = [64, 1400];
 const STALL: Duration = Duration::from_secs(3);
 const LOG_IDLE: Duration = Duration::from_millis(1500);
@@ -46,11 +61,13 @@ struct Options {
     packets: u64,
     window: u64,
     log_rate: u64,
+    /// Flows (source addresses) of the scaling table's generator.
+    flows: usize,
     /// A command line the consumers run under (`strace -c -f -o FILE`, `perf record …`).
     wrap: Option<&'static str>,
 }
 
-/// One consumer of the table: how to start it.
+/// One consumer of a table: how to start it and where its traffic goes.
 #[derive(Debug, Clone, Copy)]
 struct Consumer {
     name: &'static str,
@@ -59,6 +76,12 @@ struct Consumer {
     program: Program,
     /// NFLOG qthresh (0: the kernel's default batching).
     qthresh: u32,
+    /// The (first) queue number or the log group.
+    num: u16,
+    /// The UDP port the generator sends to: the port of the rule that feeds `num`.
+    port: u16,
+    /// Threads of a `queue-threads` consumer, one per queue (1 for the others).
+    threads: u16,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -91,6 +114,23 @@ const LOG_CONSUMERS: [Consumer; 4] = [
     Consumer::log("netfilter LogGroup", Program::Rust("log-default"), 1),
 ];
 
+/// The scaling table: the same `queue-threads` consumer (a `netfilter` Queue with its
+/// defaults per thread, one thread per queue) and the same generator (the same `--flows`
+/// source addresses, the same window), once with one queue and once with two.
+///
+/// The one-queue case runs on the main table's `--queue-num 0` rule (port 9000), not on
+/// queue 10 of the balancing rule: with one thread on a `--queue-balance 10:11` rule, the
+/// flows hashed to queue 11 would find no listener and be dropped (or, with `--queue-bypass`,
+/// accepted without being queued), so the two cases would not queue the same packets. With
+/// its own rule every packet of the one-queue case goes through the single queue. What the
+/// two rules do differently happens in the sending thread (the balancing rule hashes each
+/// packet's addresses; its packets also pass the two rules installed before it without
+/// matching), so it shows in the generator's CPU, not in the consumer's.
+const SCALING_CONSUMERS: [Consumer; 2] = [
+    Consumer::scaling("1 queue, 1 thread", QUEUE, QUEUE_PORT, 1),
+    Consumer::scaling("2 queues, 2 threads", BALANCE_FIRST, BALANCE_PORT, 2),
+];
+
 impl Consumer {
     const fn queue(name: &'static str, program: Program) -> Consumer {
         Consumer {
@@ -98,6 +138,9 @@ impl Consumer {
             kind: Kind::Queue,
             program,
             qthresh: 0,
+            num: QUEUE,
+            port: QUEUE_PORT,
+            threads: 1,
         }
     }
 
@@ -107,6 +150,22 @@ impl Consumer {
             kind: Kind::Log,
             program,
             qthresh,
+            num: GROUP,
+            port: LOG_PORT,
+            threads: 1,
+        }
+    }
+
+    /// `queue-threads` with `threads` threads on queues `num..num + threads`, fed by `port`.
+    const fn scaling(name: &'static str, num: u16, port: u16, threads: u16) -> Consumer {
+        Consumer {
+            name,
+            kind: Kind::Scaling,
+            program: Program::Rust("queue-threads"),
+            qthresh: 0,
+            num,
+            port,
+            threads,
         }
     }
 
@@ -122,6 +181,7 @@ impl Consumer {
         let warm = plan.warm.to_string();
         let qthresh = plan.qthresh.to_string();
         let idle = plan.idle.as_millis().to_string();
+        let threads = plan.threads.to_string();
         let mut argv: Vec<String> = wrap
             .map(|w| w.split_whitespace().map(String::from).collect())
             .unwrap_or_default();
@@ -145,6 +205,7 @@ impl Consumer {
                     warm,
                     qthresh,
                     idle,
+                    threads,
                 ]);
             }
         }
@@ -169,8 +230,10 @@ fn main() {
 }
 
 fn consume_main(args: &[String]) -> Outcome {
-    let [kind, num, count, warm, qthresh, idle] = args else {
-        return Err("usage: consume <kind> <num> <count> <warm> <qthresh> <idle_ms>".into());
+    let [kind, num, count, warm, qthresh, idle, threads] = args else {
+        return Err(
+            "usage: consume <kind> <num> <count> <warm> <qthresh> <idle_ms> <threads>".into(),
+        );
     };
     let plan = consume::Plan {
         num: num.parse()?,
@@ -178,6 +241,7 @@ fn consume_main(args: &[String]) -> Outcome {
         warm: warm.parse()?,
         qthresh: qthresh.parse()?,
         idle: Duration::from_millis(idle.parse()?),
+        threads: threads.parse()?,
     };
     consume::run(kind, plan)
 }
@@ -188,6 +252,7 @@ fn driver_main(args: &[String]) -> Outcome {
         packets: 100_000,
         window: 64,
         log_rate: 30_000,
+        flows: SCALING_FLOWS,
         wrap: None,
     };
     let mut only: Option<Kind> = None;
@@ -203,13 +268,20 @@ fn driver_main(args: &[String]) -> Outcome {
             "--packets" => options.packets = value()?.parse()?,
             "--window" => options.window = value()?.parse()?,
             "--log-rate" => options.log_rate = value()?.parse()?,
+            "--flows" => options.flows = value()?.parse()?,
             "--wrap" => options.wrap = Some(value()?.clone().leak()),
             "--queue-only" => only = Some(Kind::Queue),
+            "--scaling-only" => only = Some(Kind::Scaling),
             "--log-only" => only = Some(Kind::Log),
             "-h" | "--help" => {
                 println!(
                     "usage: netfilter-bench [--quick] [--rounds N] [--packets N] [--window N] \
-                     [--log-rate PKT_PER_S] [--queue-only | --log-only] [--wrap 'strace -c -f -o FILE']"
+                     [--log-rate PKT_PER_S] [--flows N] [--queue-only | --scaling-only | --log-only] \
+                     [--wrap 'strace -c -f -o FILE']\n\n\
+                     Tables: NFQUEUE (queue 0), one vs two queues (queue 0, then queues 10 and 11 \
+                     behind --queue-balance; the generator sends from --flows source addresses, \
+                     default {SCALING_FLOWS}), NFLOG. --queue-only, --scaling-only and --log-only \
+                     run one table only."
                 );
                 return Ok(());
             }
@@ -218,6 +290,9 @@ fn driver_main(args: &[String]) -> Outcome {
     }
     if options.window == 0 || options.packets < 10 {
         return Err("--window must be at least 1 and --packets at least 10".into());
+    }
+    if !(1..=traffic::MAX_FLOWS).contains(&options.flows) {
+        return Err(format!("--flows must be between 1 and {}", traffic::MAX_FLOWS).into());
     }
 
     let work = std::env::temp_dir().join(format!("netfilter-bench-{}", std::process::id()));
@@ -262,14 +337,22 @@ fn bench(work: &Path, options: Options, only: Option<Kind>) -> Outcome {
         .protocol(Protocol::Udp)
         .dport(LOG_PORT)
         .apply(&sandbox)?;
+    // No --queue-bypass: the consumer has bound both queues before the traffic starts.
+    Rule::queue_balance(BALANCE_FIRST, BALANCE_FIRST + 1)
+        .hook(Hook::Output)
+        .protocol(Protocol::Udp)
+        .dport(BALANCE_PORT)
+        .apply(&sandbox)?;
     eprintln!(
-        "namespace {}: {} rounds, {} packets per run ({} warm-up), window {}, NFLOG at {} pkt/s",
+        "namespace {}: {} rounds, {} packets per run ({} warm-up), window {}, NFLOG at {} pkt/s, \
+         {} flows for the scaling table",
         sandbox.name(),
         options.rounds,
         options.packets,
         options.packets / 10,
         options.window,
-        options.log_rate
+        options.log_rate,
+        options.flows
     );
 
     let mut samples: Vec<Sample> = Vec::new();
@@ -277,6 +360,7 @@ fn bench(work: &Path, options: Options, only: Option<Kind>) -> Outcome {
         for &payload in &PAYLOADS {
             for (set, wanted) in [
                 (&QUEUE_CONSUMERS[..], Kind::Queue),
+                (&SCALING_CONSUMERS[..], Kind::Scaling),
                 (&LOG_CONSUMERS[..], Kind::Log),
             ] {
                 if only.is_some_and(|k| k != wanted) {
@@ -288,7 +372,7 @@ fn bench(work: &Path, options: Options, only: Option<Kind>) -> Outcome {
                     match run_one(&sandbox, work, consumer, payload, options) {
                         Ok(sample) => {
                             eprintln!(
-                                "round {round} {payload:>4} B {:<40} q{} {:>9.0} pkt/s {:>6.2} µs/pkt {:>6.2}% delivered{}",
+                                "round {round} {payload:>4} B {:<40} q{} {:>9.0} pkt/s {:>6.2} µs/pkt {:>6.2}% delivered{}{}",
                                 consumer.name,
                                 consumer.qthresh,
                                 sample.pps(),
@@ -297,6 +381,10 @@ fn bench(work: &Path, options: Options, only: Option<Kind>) -> Outcome {
                                 sample
                                     .drops()
                                     .map(|d| format!(", socket drops {d}"))
+                                    .unwrap_or_default(),
+                                sample
+                                    .split()
+                                    .map(|split| format!(", packets per queue {split:?}"))
                                     .unwrap_or_default()
                             );
                             samples.push(sample);
@@ -318,6 +406,7 @@ fn bench(work: &Path, options: Options, only: Option<Kind>) -> Outcome {
         options.packets,
         options.window,
         options.log_rate,
+        options.flows,
     );
     Ok(())
 }
@@ -331,15 +420,12 @@ fn run_one(
     options: Options,
 ) -> Outcome<Sample> {
     let plan = consume::Plan {
-        num: if consumer.kind == Kind::Queue {
-            QUEUE
-        } else {
-            GROUP
-        },
+        num: consumer.num,
         count: options.packets,
         warm: options.packets / 10,
         qthresh: consumer.qthresh,
         idle: LOG_IDLE,
+        threads: consumer.threads,
     };
     let mut child = KillOnDrop(
         consumer
@@ -352,16 +438,24 @@ fn run_one(
         Some(Ok(line)) if line == "ready" => {}
         other => return Err(format!("consumer did not start: {other:?}").into()),
     }
-    let port = if consumer.kind == Kind::Queue {
-        QUEUE_PORT
-    } else {
-        LOG_PORT
-    };
     let generated = sandbox.run(|| {
         let rate = (consumer.kind == Kind::Log).then_some(options.log_rate);
-        traffic::generate(port, options.packets, options.window, payload, rate, STALL)
+        let flows = if consumer.kind == Kind::Scaling {
+            options.flows
+        } else {
+            1
+        };
+        traffic::generate(
+            consumer.port,
+            options.packets,
+            options.window,
+            payload,
+            rate,
+            flows,
+            STALL,
+        )
     })?;
-    if generated.stalled && consumer.kind == Kind::Queue {
+    if generated.stalled && consumer.kind != Kind::Log {
         return Err(format!(
             "traffic stalled after {} of {} packets",
             generated.received, options.packets

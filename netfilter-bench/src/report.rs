@@ -2,11 +2,13 @@
 
 use crate::traffic::Generated;
 
-/// NFQUEUE or NFLOG.
+/// Which table a consumer belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
-    /// An NFQUEUE consumer.
+    /// An NFQUEUE consumer of queue 0.
     Queue,
+    /// The `queue-threads` consumer: one or several queues, one thread each.
+    Scaling,
     /// An NFLOG consumer.
     Log,
 }
@@ -25,13 +27,16 @@ pub struct Sample {
     overruns: u64,
     /// The socket's drop counter when the consumer reports it (the Rust log consumer).
     drops: Option<i64>,
+    /// Packets per queue, in queue order, when the consumer reports them (`queue-threads`).
+    split: Option<Vec<u64>>,
     generated: Generated,
 }
 
 type Outcome<T> = Result<T, Box<dyn std::error::Error>>;
 
 impl Sample {
-    /// Parses a consumer's `result count=… measured=… cpu_ns=… wall_ns=… overruns=…` line.
+    /// Parses a consumer's `result count=… measured=… cpu_ns=… wall_ns=… overruns=…` line,
+    /// with the optional `drops=…` and `split=A/B/…` at its end.
     pub fn parse(
         name: &'static str,
         kind: Kind,
@@ -40,12 +45,20 @@ impl Sample {
         line: &str,
         generated: Generated,
     ) -> Outcome<Sample> {
-        let field = |key: &str| -> Outcome<i64> {
-            let value = line
-                .split_whitespace()
+        let text = |key: &str| -> Outcome<&str> {
+            line.split_whitespace()
                 .find_map(|word| word.strip_prefix(key)?.strip_prefix('='))
-                .ok_or_else(|| format!("no {key} in {line:?}"))?;
-            Ok(value.parse()?)
+                .ok_or_else(|| format!("no {key} in {line:?}").into())
+        };
+        let field = |key: &str| -> Outcome<i64> { Ok(text(key)?.parse()?) };
+        let split = match text("split") {
+            Ok(split) => Some(
+                split
+                    .split('/')
+                    .map(str::parse)
+                    .collect::<Result<Vec<u64>, _>>()?,
+            ),
+            Err(_) => None,
         };
         Ok(Sample {
             name,
@@ -58,6 +71,7 @@ impl Sample {
             wall_ns: field("wall_ns")?,
             overruns: field("overruns")? as u64,
             drops: field("drops").ok(),
+            split,
             generated,
         })
     }
@@ -80,6 +94,19 @@ impl Sample {
     /// The socket's drop counter, when the consumer reported it.
     pub fn drops(&self) -> Option<i64> {
         self.drops
+    }
+
+    /// Packets per queue, when the consumer reported them.
+    pub fn split(&self) -> Option<&[u64]> {
+        self.split.as_deref()
+    }
+
+    /// The smallest share of the packets one queue got, in percent (100 for one queue).
+    fn smallest_share(&self) -> f64 {
+        let split = self.split.as_deref().unwrap_or(&[]);
+        let total: u64 = split.iter().sum();
+        let least = split.iter().copied().min().unwrap_or(total);
+        100.0 * least as f64 / total.max(1) as f64
     }
 
     /// Generator CPU as a percentage of its wall time.
@@ -111,6 +138,8 @@ struct Row {
     gen_pct: f64,
     min_delivered: f64,
     overruns: u64,
+    /// The run whose packets were spread least evenly over the queues.
+    worst_split: Option<Vec<u64>>,
 }
 
 fn rows(samples: &[Sample], kind: Kind) -> Vec<Row> {
@@ -136,13 +165,25 @@ fn rows(samples: &[Sample], kind: Kind) -> Vec<Row> {
                     .map(|s| s.delivered_pct())
                     .fold(f64::INFINITY, f64::min),
                 overruns: runs.iter().map(|s| s.overruns).sum(),
+                worst_split: runs
+                    .iter()
+                    .min_by(|a, b| a.smallest_share().total_cmp(&b.smallest_share()))
+                    .and_then(|s| s.split.clone()),
             }
         })
         .collect()
 }
 
-/// Prints the machine, the method's parameters and both tables (Markdown) to stdout.
-pub fn print(samples: &[Sample], rounds: usize, packets: u64, window: u64, log_rate: u64) {
+/// Prints the machine, the method's parameters and the tables that have samples (Markdown) to
+/// stdout.
+pub fn print(
+    samples: &[Sample],
+    rounds: usize,
+    packets: u64,
+    window: u64,
+    log_rate: u64,
+    flows: usize,
+) {
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .unwrap_or_default()
@@ -158,16 +199,30 @@ pub fn print(samples: &[Sample], rounds: usize, packets: u64, window: u64, log_r
     let cores = std::thread::available_parallelism().map_or(0, usize::from);
     println!("Linux {}, {cpu}, {cores} cores", kernel.trim());
     println!(
-        "{rounds} alternating rounds, {packets} packets per run (first 10 % warm-up), window {window}, NFLOG paced at {log_rate} pkt/s; medians\n"
+        "{rounds} alternating rounds, {packets} packets per run (first 10 % warm-up), window {window}, NFLOG paced at {log_rate} pkt/s; medians"
     );
 
-    println!("### NFQUEUE (accept every packet)\n");
+    let queue = rows(samples, Kind::Queue);
+    if !queue.is_empty() {
+        print_queue(&queue);
+    }
+    let scaling = rows(samples, Kind::Scaling);
+    if !scaling.is_empty() {
+        print_scaling(&scaling, flows);
+    }
+    let log = rows(samples, Kind::Log);
+    if !log.is_empty() {
+        print_log(&log);
+    }
+}
+
+fn print_queue(queue: &[Row]) {
+    println!("\n### NFQUEUE (accept every packet)\n");
     println!(
         "| payload | consumer | runs | seen (worst run) | packets/s | CPU µs/pkt | CPU vs C plain | pkt/s vs C batch | generator CPU |"
     );
     println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|");
-    let queue = rows(samples, Kind::Queue);
-    for row in &queue {
+    for row in queue {
         let base = |prefix: &str| {
             queue
                 .iter()
@@ -188,14 +243,56 @@ pub fn print(samples: &[Sample], rounds: usize, packets: u64, window: u64, log_r
             row.gen_pct
         );
     }
+}
 
+/// The scaling table: CPU per packet of all threads together against the one-queue row
+/// (issue 6's target: at most 1.1×), packets/s beside the generator's CPU (on two cores the
+/// generator takes one, so packets/s cannot double), and how the flows fell on the queues.
+fn print_scaling(scaling: &[Row], flows: usize) {
+    println!(
+        "\n### NFQUEUE, one vs two queues (netfilter Queue, defaults, one thread per queue)\n"
+    );
+    println!(
+        "Accept every packet; the generator sends from {flows} source addresses \
+         (`--queue-balance` hashes addresses, not ports). CPU µs/pkt is all threads together.\n"
+    );
+    println!(
+        "| payload | queues / threads | runs | seen (worst run) | packets/s | CPU µs/pkt | CPU vs 1 queue (target ≤ 1.1×) | packets per queue (least even run) | generator CPU |"
+    );
+    println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|");
+    for row in scaling {
+        let base = scaling.iter().find(|r| {
+            r.payload == row.payload && r.worst_split.as_ref().is_some_and(|s| s.len() == 1)
+        });
+        let cpu_ratio = base.map_or(f64::NAN, |b| row.cpu_us / b.cpu_us);
+        let split = row.worst_split.as_deref().unwrap_or(&[]);
+        let total: u64 = split.iter().sum();
+        let shares: Vec<String> = split
+            .iter()
+            .map(|&n| format!("{:.0} %", 100.0 * n as f64 / total.max(1) as f64))
+            .collect();
+        println!(
+            "| {} B | {} | {} | {:.2} % | {:.0} | {:.2} | {:.2}× | {} | {:.0} % |",
+            row.payload,
+            row.name,
+            row.runs,
+            row.min_delivered,
+            row.pps,
+            row.cpu_us,
+            cpu_ratio,
+            shares.join(" / "),
+            row.gen_pct
+        );
+    }
+}
+
+fn print_log(log: &[Row]) {
     println!("\n### NFLOG (every packet logged)\n");
     println!(
         "| payload | consumer | qthresh | runs | delivered (worst run) | overruns | msgs/s | CPU µs/msg | CPU vs C |"
     );
     println!("|---:|---|---|---:|---:|---:|---:|---:|---:|");
-    let log = rows(samples, Kind::Log);
-    for row in &log {
+    for row in log {
         let base = log.iter().find(|r| {
             r.payload == row.payload && r.qthresh == row.qthresh && r.name.starts_with('C')
         });
@@ -216,5 +313,54 @@ pub fn print(samples: &[Sample], rounds: usize, packets: u64, window: u64, log_r
             row.cpu_us,
             cpu_ratio
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn generated() -> Generated {
+        Generated {
+            sent: 100,
+            received: 100,
+            wall: Duration::from_millis(1),
+            cpu_ns: 500_000,
+            stalled: false,
+        }
+    }
+
+    fn parse(line: &str) -> Sample {
+        Sample::parse("x", Kind::Scaling, 0, 64, line, generated()).unwrap()
+    }
+
+    #[test]
+    fn split_is_optional_and_parsed_in_queue_order() {
+        let line = "result count=100 measured=90 cpu_ns=900 wall_ns=1000 overruns=0";
+        assert_eq!(parse(line).split(), None);
+        assert_eq!(parse(line).smallest_share(), 0.0);
+        let sample = parse(&format!("{line} split=25/75"));
+        assert_eq!(sample.split(), Some(&[25, 75][..]));
+        assert_eq!(sample.smallest_share(), 25.0);
+        assert_eq!(parse(&format!("{line} split=100")).smallest_share(), 100.0);
+        let bad = format!("{line} split=25/x");
+        assert!(Sample::parse("x", Kind::Scaling, 0, 64, &bad, generated()).is_err());
+    }
+
+    #[test]
+    fn the_least_even_run_is_kept() {
+        let line = "result count=100 measured=90 cpu_ns=900 wall_ns=1000 overruns=0";
+        let samples = [
+            parse(&format!("{line} split=40/60")),
+            parse(&format!("{line} split=90/10")),
+            parse(&format!("{line} split=50/50")),
+        ];
+        let scaling = rows(&samples, Kind::Scaling);
+        assert_eq!(scaling.len(), 1);
+        assert_eq!(scaling[0].runs, 3);
+        assert_eq!(scaling[0].worst_split.as_deref(), Some(&[90, 10][..]));
+        assert!(rows(&samples, Kind::Queue).is_empty());
     }
 }

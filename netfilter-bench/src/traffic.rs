@@ -1,6 +1,14 @@
 //! The traffic generator: UDP over loopback with a fixed number of datagrams in flight (a
 //! closed loop), sent with `sendmmsg` and received back with `recvmmsg`. Call it on a thread
 //! inside the sandbox: its sockets belong to the namespace of the calling thread.
+//!
+//! The datagrams can come from several flows: sockets bound to distinct loopback source
+//! addresses `127.0.0.1`, `127.0.0.2`, …, each `sendmmsg` call taking the next one in turn. It
+//! is the addresses, not the ports, that differ because NFQUEUE's `--queue-balance` hashes an
+//! IPv4 packet's source and destination addresses and protocol only (`hash_v4` in the kernel's
+//! `include/net/netfilter/nf_queue.h`): flows that differ in their ports alone all land on one
+//! queue. The hash's seed is random (drawn by the kernel), so which flows share a queue is not
+//! known in advance; consumers report how many packets each queue got.
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
@@ -11,6 +19,10 @@ use crate::measure::cpu_ns;
 
 /// The most datagrams one `sendmmsg` or `recvmmsg` call handles.
 const BURST: usize = 64;
+
+/// The most flows [`generate`] can use: one source address each, `127.0.0.1` to
+/// `127.0.0.254`.
+pub const MAX_FLOWS: usize = 254;
 
 /// What a generator run did.
 #[derive(Debug, Clone, Copy)]
@@ -27,28 +39,42 @@ pub struct Generated {
     pub stalled: bool,
 }
 
-/// Sends `total` datagrams of `payload` bytes to `127.0.0.1:port`, never more than `window`
-/// unanswered, and receives them on a socket bound to that port. With `rate`, sends at most
-/// that many datagrams per second, in bursts of at most 8 (NFLOG does not hold packets, so the
-/// window alone does not pace a log consumer).
+/// Sends `total` datagrams of `payload` bytes to `127.0.0.1:port` from `flows` sockets (see
+/// the [module docs](self); 1 flow: one socket on `127.0.0.1`), never more than `window`
+/// unanswered in total, and receives them on a socket bound to that port. With `rate`, sends at
+/// most that many datagrams per second, in bursts of at most 8 (NFLOG does not hold packets, so
+/// the window alone does not pace a log consumer).
 ///
 /// # Errors
-/// A socket call that fails (other than a receive timeout, reported as `stalled`).
+/// A socket call that fails (other than a receive timeout, reported as `stalled`);
+/// [`io::ErrorKind::InvalidInput`] for `flows` outside `1..=`[`MAX_FLOWS`].
 pub fn generate(
     port: u16,
     total: u64,
     window: u64,
     payload: usize,
     rate: Option<u64>,
+    flows: usize,
     timeout: Duration,
 ) -> io::Result<Generated> {
+    if !(1..=MAX_FLOWS).contains(&flows) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{flows} flows: between 1 and {MAX_FLOWS} are possible"),
+        ));
+    }
     let burst = if rate.is_some() { 8 } else { BURST as u64 };
     let to = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let receiver = UdpSocket::bind(to)?;
     receiver.set_read_timeout(Some(timeout))?;
     set_rcvbuf(&receiver, 4 << 20)?;
-    let sender = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
-    sender.connect(to)?;
+    let senders = (1..=flows as u8)
+        .map(|host| {
+            let sender = UdpSocket::bind((Ipv4Addr::new(127, 0, 0, host), 0))?;
+            sender.connect(to)?;
+            Ok(sender)
+        })
+        .collect::<io::Result<Vec<UdpSocket>>>()?;
 
     let mut data = vec![0u8; payload];
     for (i, byte) in data.iter_mut().enumerate() {
@@ -84,6 +110,7 @@ pub fn generate(
     let cpu_start = cpu_ns(libc::RUSAGE_THREAD);
     let started = Instant::now();
     let (mut sent, mut received, mut stalled) = (0u64, 0u64, false);
+    let mut flow = 0;
     while received < total {
         let mut room = (window - (sent - received)).min(total - sent).min(burst);
         if let Some(rate) = rate {
@@ -99,7 +126,7 @@ pub fn generate(
             // all outlive the call.
             let n = unsafe {
                 libc::sendmmsg(
-                    sender.as_raw_fd(),
+                    senders[flow].as_raw_fd(),
                     send_msgs.as_mut_ptr(),
                     room as libc::c_uint,
                     0,
@@ -109,6 +136,7 @@ pub fn generate(
                 return Err(io::Error::last_os_error());
             }
             sent += n as u64;
+            flow = (flow + 1) % senders.len();
         }
         let want = (sent - received).min(BURST as u64);
         // SAFETY: the first `want` headers point at their own iovec and 2048-byte buffer, all

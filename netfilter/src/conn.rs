@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use netfilter_safe::transport::{NetlinkSocket, Transport};
-use netfilter_safe::wire::{self, Emit, NLMSG_ERROR, NlError, NlMsgIter};
+use netfilter_safe::wire::{self, Emit, NLMSG_ERROR, NlError, NlMsg, NlMsgIter};
 
 use crate::error::{Error, Result};
 
@@ -262,12 +262,17 @@ impl Slabs {
 /// At most this many datagrams are received per wake-up.
 pub(crate) const BURST: usize = 64;
 
-/// The receive side of a connection: the buffer datagrams land in, and the datagrams put aside
-/// while a request waited for its answer.
+/// The receive side of a connection: the buffer datagrams land in, the datagrams received
+/// (or put aside while a request waited for its answer) and not yet walked, and the walk
+/// through the current one. Messages are taken one at a time, when the program asks for the
+/// next packet: nothing is parsed ahead or copied into a queue of packets.
 #[derive(Debug)]
 pub(crate) struct Inbox {
     slabs: Slabs,
-    stash: VecDeque<Bytes>,
+    datagrams: VecDeque<Bytes>,
+    /// The datagram being walked, and where its next message starts.
+    current: Bytes,
+    at: usize,
     report_overruns: bool,
 }
 
@@ -276,19 +281,11 @@ impl Inbox {
     pub(crate) fn new(size: usize, report_overruns: bool) -> Inbox {
         Inbox {
             slabs: Slabs::new(size),
-            stash: VecDeque::new(),
+            datagrams: VecDeque::with_capacity(BURST),
+            current: Bytes::new(),
+            at: 0,
             report_overruns,
         }
-    }
-
-    /// A datagram put aside during a request, oldest first.
-    pub(crate) fn stashed(&mut self) -> Option<Bytes> {
-        self.stash.pop_front()
-    }
-
-    /// Whether no datagram is put aside.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.stash.is_empty()
     }
 
     /// Sends a request and waits for its answer; see [`Conn::request`].
@@ -299,26 +296,24 @@ impl Inbox {
         message: &dyn Emit,
         seq: u32,
     ) -> Result<()> {
-        conn.request(what, message, seq, &mut self.stash)
+        conn.request(what, message, seq, &mut self.datagrams)
     }
 
     /// Receives one datagram, waiting at most `timeout` for it (see [`Conn::recv`]), and with
-    /// `burst` also those already waiting behind it, up to [`BURST`]; hands each to `parse`.
-    /// Returns whether anything came. An overrun is returned as [`Error::Overrun`] unless
-    /// reporting is off.
+    /// `burst` also those already waiting behind it, up to [`BURST`]. Returns whether anything
+    /// came. An overrun is returned as [`Error::Overrun`] unless reporting is off.
     pub(crate) fn receive(
         &mut self,
         conn: &Conn,
         timeout: Option<Duration>,
         burst: bool,
-        mut parse: impl FnMut(&Bytes) -> Result<()>,
     ) -> Result<bool> {
         let mut next = conn.recv(&mut self.slabs, timeout);
         let rounds = if burst { BURST } else { 1 };
         let mut received = false;
         for round in 1..=rounds {
             match next {
-                Ok(Some(datagram)) => parse(&datagram)?,
+                Ok(Some(datagram)) => self.datagrams.push_back(datagram),
                 Ok(None) => return Ok(received),
                 Err(Error::Overrun { .. }) if !self.report_overruns => return Ok(true),
                 Err(err) => return Err(err),
@@ -330,6 +325,62 @@ impl Inbox {
             next = conn.recv(&mut self.slabs, Some(Duration::ZERO));
         }
         Ok(received)
+    }
+
+    /// The next message of type `packet_type` received, as a slice of its datagram; `None`
+    /// when every received datagram is walked. The kernel's error reports (answers to `what`,
+    /// e.g. verdicts) and malformed messages come back as errors in their turn; the walk goes
+    /// on after them with the next call (a framing error ends its datagram). Control messages
+    /// (`NLMSG_DONE` ending an NFLOG batch, acknowledgements) are skipped.
+    pub(crate) fn next_message(&mut self, packet_type: u16, what: &str) -> Result<Option<Bytes>> {
+        loop {
+            if self.at >= self.current.len() {
+                match self.datagrams.pop_front() {
+                    Some(datagram) => (self.current, self.at) = (datagram, 0),
+                    None => {
+                        // Drop the last datagram: its slab can be taken back sooner.
+                        self.current = Bytes::new();
+                        self.at = 0;
+                        return Ok(None);
+                    }
+                }
+            }
+            let rest = self.current.get(self.at..).unwrap_or_default();
+            let message = match NlMsg::new_checked(rest) {
+                Ok(message) => message,
+                Err(err) => {
+                    self.at = self.current.len();
+                    return Err(Error::Malformed(err));
+                }
+            };
+            let len = message.as_bytes().len();
+            let start = self.at;
+            self.at = start.saturating_add(wire::align(len));
+            match message.header().msg_type {
+                t if t == packet_type => return Ok(Some(self.current.slice(start..start + len))),
+                NLMSG_ERROR => match NlError::parse(&message) {
+                    Ok(e) if e.error == 0 => {}
+                    Ok(e) => {
+                        return Err(Error::kernel(
+                            what.to_owned(),
+                            std::io::Error::from_raw_os_error(e.error.saturating_neg()),
+                        ));
+                    }
+                    Err(err) => return Err(Error::Malformed(err)),
+                },
+                // NLMSG_NOOP, NLMSG_DONE (the end of an NFLOG batch) and the rest carry nothing.
+                _ => {}
+            }
+        }
+    }
+
+    /// Whether a message of type `packet_type` is still to come from what was received (or
+    /// another datagram, which almost always holds one).
+    pub(crate) fn has_more(&self, packet_type: u16) -> bool {
+        !self.datagrams.is_empty()
+            || NlMsgIter::new(self.current.get(self.at..).unwrap_or_default())
+                .map_while(std::result::Result::ok)
+                .any(|m| m.header().msg_type == packet_type)
     }
 }
 
@@ -356,48 +407,6 @@ pub(crate) fn recv_timeout<S, T>(
         if !received || left.is_some_and(|left| left.is_zero()) {
             return Ok(None);
         }
-    }
-}
-
-/// Walks the messages of a received `datagram`: each message of type `packet_type` goes to
-/// `packet`; the kernel's error reports (answers to `what`, e.g. verdicts) become errors;
-/// control messages are skipped. Every good message is handled before the first problem is
-/// returned; a framing error ends the walk.
-pub(crate) fn walk(
-    datagram: &Bytes,
-    packet_type: u16,
-    what: &str,
-    mut packet: impl FnMut(&wire::NlMsg<'_>) -> std::result::Result<(), wire::WireError>,
-) -> Result<()> {
-    let mut failure = None;
-    for message in NlMsgIter::new(datagram) {
-        let message = match message {
-            Ok(message) => message,
-            Err(err) => {
-                failure.get_or_insert(Error::Malformed(err));
-                break;
-            }
-        };
-        let problem = match message.header().msg_type {
-            t if t == packet_type => packet(&message).err().map(Error::Malformed),
-            NLMSG_ERROR => match NlError::parse(&message) {
-                Ok(e) if e.error == 0 => None,
-                Ok(e) => Some(Error::kernel(
-                    what.to_owned(),
-                    std::io::Error::from_raw_os_error(e.error.saturating_neg()),
-                )),
-                Err(err) => Some(Error::Malformed(err)),
-            },
-            // NLMSG_NOOP, NLMSG_DONE (the end of an NFLOG batch) and the rest carry nothing.
-            _ => None,
-        };
-        if let Some(problem) = problem {
-            failure.get_or_insert(problem);
-        }
-    }
-    match failure {
-        Some(err) => Err(err),
-        None => Ok(()),
     }
 }
 

@@ -69,7 +69,7 @@
 //! # }
 //! ```
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::OnceLock;
@@ -81,10 +81,9 @@ use netfilter_safe::transport::Transport;
 use netfilter_safe::wire::{self, LogConfig, LogMode, Vlan};
 use netfilter_safe::{CopyMode, Family, Hook};
 
-use crate::conn::{
-    self, Conn, Inbox, Namespace, in_namespace, interface_name, request_header, walk,
-};
+use crate::conn::{self, Conn, Inbox, Namespace, in_namespace, interface_name, request_header};
 use crate::error::{Error, Result};
+use crate::packet::system_time;
 use crate::queue::MAX_COPY_RANGE;
 use netfilter_safe::procfs::{self, LogRow};
 
@@ -346,8 +345,7 @@ impl LogBuilder {
             conn: Conn::new(transport),
             groups: Vec::with_capacity(self.groups.len()),
             inbox: Inbox::new(size, self.report_overruns),
-            ready: VecDeque::new(),
-            gap_reported: false,
+            held: None,
             seqs: SeqTracker::default(),
             report_overruns: self.report_overruns,
         };
@@ -453,10 +451,8 @@ pub struct LogGroup {
     conn: Conn,
     groups: Vec<u16>,
     inbox: Inbox,
-    /// Packets received and not handed out yet, in order.
-    ready: VecDeque<LogPacket>,
-    /// Whether the gap before the first packet of `ready` (its `lost_before`) was reported.
-    gap_reported: bool,
+    /// A packet whose gap before it was just reported, to hand out next.
+    held: Option<LogPacket>,
     seqs: SeqTracker,
     report_overruns: bool,
 }
@@ -575,35 +571,33 @@ impl LogGroup {
     /// The next packet already received, if any; a gap in the sequence numbers before it is
     /// first reported as [`Error::Overrun`] (when reporting is on).
     pub(crate) fn next_ready(&mut self) -> Result<Option<LogPacket>> {
-        while self.ready.is_empty() {
-            let Some(datagram) = self.inbox.stashed() else {
-                return Ok(None);
-            };
-            parse(&mut self.ready, &mut self.seqs, &datagram)?;
+        if let Some(packet) = self.held.take() {
+            return Ok(Some(packet));
         }
-        let lost = self.ready.front().and_then(|p| p.lost_before).unwrap_or(0);
-        if lost > 0 && self.report_overruns && !self.gap_reported {
-            self.gap_reported = true;
-            return Err(Error::Overrun { lost: Some(lost) });
+        let Some(message) = self
+            .inbox
+            .next_message(wire::LogPacket::MSG_TYPE, "configure a log group")?
+        else {
+            return Ok(None);
+        };
+        let attrs = wire::LogAttrs::locate(&wire::NlMsg::new_checked(&message)?)?;
+        let mut packet = LogPacket::new(message, attrs);
+        if let Some(seq) = packet.seq() {
+            let lost = self.seqs.observe(packet.group(), seq);
+            packet.lost_before = Some(lost);
+            if lost > 0 && self.report_overruns {
+                self.held = Some(packet);
+                return Err(Error::Overrun { lost: Some(lost) });
+            }
         }
-        self.gap_reported = false;
-        Ok(self.ready.pop_front())
+        Ok(Some(packet))
     }
 
-    /// Receives a datagram, waiting at most `timeout` for it (forever with `None`), and parses
-    /// it into `ready`; `Ok(false)` when none came. One datagram per call: with no verdicts
-    /// to gather, draining the socket would only cost a failing `recv` per wake-up.
+    /// Receives a datagram, waiting at most `timeout` for it (forever with `None`); `Ok(false)`
+    /// when none came. One datagram per call: with no verdicts to gather, draining the socket
+    /// would only cost a failing `recv` per wake-up.
     pub(crate) fn receive(&mut self, timeout: Option<Duration>) -> Result<bool> {
-        let LogGroup {
-            conn,
-            inbox,
-            ready,
-            seqs,
-            ..
-        } = self;
-        inbox.receive(conn, timeout, false, |datagram| {
-            parse(ready, seqs, datagram)
-        })
+        self.inbox.receive(&self.conn, timeout, false)
     }
 
     fn set_flags(&mut self, group: u16, flags: LogFlags) -> Result<()> {
@@ -625,25 +619,6 @@ impl LogGroup {
         let what = describe(&config);
         self.inbox.request(&self.conn, || what, &config, seq)
     }
-}
-
-/// Turns the log messages of `datagram` (one, or a batch ended by `NLMSG_DONE`) into packets
-/// and gap events; reports the first problem after every good message was taken.
-fn parse(ready: &mut VecDeque<LogPacket>, seqs: &mut SeqTracker, datagram: &Bytes) -> Result<()> {
-    walk(
-        datagram,
-        wire::LogPacket::MSG_TYPE,
-        "configure a log group",
-        |message| {
-            let p = wire::LogPacket::parse(message)?;
-            let mut packet = LogPacket::new(datagram, &p);
-            if let Some(seq) = packet.seq {
-                packet.lost_before = Some(seqs.observe(packet.group, seq));
-            }
-            ready.push_back(packet);
-            Ok(())
-        },
-    )
 }
 
 /// A readable description of a configuration request, for errors.
@@ -714,50 +689,28 @@ impl Iterator for LogIncoming<'_> {
     }
 }
 
-/// A logged packet, owned and `Send`: every attribute the kernel sent. Byte fields (payload,
-/// prefix, headers, conntrack) are [`Bytes`] slices of the received datagram: no copy is
-/// made, and the datagram stays allocated while one of them is alive.
+/// A logged packet, owned and `Send`: every attribute the kernel sent. It holds its message
+/// as a [`Bytes`] slice of the received datagram (no copy is made; the datagram stays
+/// allocated while a packet or a [`LogPacket::payload_bytes`] of it is alive) and where each
+/// attribute lies in it ([`wire::LogAttrs`]): each accessor decodes its attribute when called.
 #[derive(Clone)]
 pub struct LogPacket {
-    group: u16,
-    family: Family,
-    hw_protocol: u16,
-    hook: Hook,
-    mark: u32,
-    timestamp: Option<SystemTime>,
-    indev: Option<u32>,
-    outdev: Option<u32>,
-    physindev: Option<u32>,
-    physoutdev: Option<u32>,
-    hw_addr: Option<wire::HwAddr>,
-    hw_type: Option<u16>,
-    hw_header: Option<Bytes>,
-    hw_len: Option<u16>,
-    payload: Option<Bytes>,
-    prefix: Option<Bytes>,
-    /// The prefix as text when it is not valid UTF-8 (lossy); `None` when `prefix` is valid.
+    message: Bytes,
+    attrs: wire::LogAttrs,
+    /// The prefix as text when it is not valid UTF-8 (lossy); `None` when it is valid.
     prefix_lossy: Option<Box<str>>,
-    uid: Option<u32>,
-    gid: Option<u32>,
-    seq: Option<u32>,
-    seq_global: Option<u32>,
-    ct: Option<Bytes>,
-    ct_info: Option<u32>,
-    vlan: Option<Vlan>,
-    l2hdr: Option<Bytes>,
-    unknown: Vec<(u16, Bytes)>,
     lost_before: Option<u32>,
 }
 
 impl fmt::Debug for LogPacket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LogPacket")
-            .field("group", &self.group)
-            .field("family", &self.family)
-            .field("hook", &self.hook)
+            .field("group", &self.group())
+            .field("family", &self.family())
+            .field("hook", &self.hook())
             .field("prefix", &self.prefix())
-            .field("mark", &self.mark)
-            .field("seq", &self.seq)
+            .field("mark", &self.mark())
+            .field("seq", &self.seq())
             .field("lost_before", &self.lost_before)
             .field("payload_len", &self.payload().len())
             .finish_non_exhaustive()
@@ -765,135 +718,108 @@ impl fmt::Debug for LogPacket {
 }
 
 impl LogPacket {
-    /// Builds the packet from a parsed message whose bytes live in `datagram`.
-    fn new(datagram: &Bytes, p: &wire::LogPacket<'_>) -> LogPacket {
-        let slice = |b: &[u8]| datagram.slice_ref(b);
-        let cow = |c: &Option<std::borrow::Cow<'_, [u8]>>| c.as_deref().map(slice);
-        let prefix = cow(&p.prefix);
-        let prefix_lossy = prefix
-            .as_deref()
+    /// The packet of message `message` (a slice of the received datagram), located as
+    /// `attrs`.
+    fn new(message: Bytes, attrs: wire::LogAttrs) -> LogPacket {
+        let prefix_lossy = attrs
+            .prefix(&message)
             .and_then(|b| match std::str::from_utf8(b) {
                 Ok(_) => None,
                 Err(_) => Some(String::from_utf8_lossy(b).into()),
             });
         LogPacket {
-            group: p.header.res_id,
-            family: Family::from(p.header.family),
-            hw_protocol: p.packet_hdr.hw_protocol,
-            hook: Hook::from(p.packet_hdr.hook),
-            mark: p.mark.unwrap_or(0),
-            timestamp: p.timestamp.and_then(|t| {
-                let since = Duration::new(t.sec, 0).checked_add(Duration::from_micros(t.usec))?;
-                SystemTime::UNIX_EPOCH.checked_add(since)
-            }),
-            indev: p.indev,
-            outdev: p.outdev,
-            physindev: p.physindev,
-            physoutdev: p.physoutdev,
-            hw_addr: p.hw_addr,
-            hw_type: p.hw_type,
-            hw_header: cow(&p.hw_header),
-            hw_len: p.hw_len,
-            payload: cow(&p.payload),
-            prefix,
+            message,
+            attrs,
             prefix_lossy,
-            uid: p.uid,
-            gid: p.gid,
-            seq: p.seq,
-            seq_global: p.seq_global,
-            ct: cow(&p.ct),
-            ct_info: p.ct_info,
-            vlan: p.vlan,
-            l2hdr: cow(&p.l2hdr),
-            unknown: p
-                .unknown
-                .iter()
-                .map(|a| (a.kind(), slice(&a.value)))
-                .collect(),
             lost_before: None,
         }
     }
 
     /// The log group it was logged to.
     pub fn group(&self) -> u16 {
-        self.group
+        self.attrs.header().res_id
     }
 
     /// The protocol family of the rule that logged it.
     pub fn family(&self) -> Family {
-        self.family
+        Family::from(self.attrs.header().family)
     }
 
     /// The link-layer protocol (an ethertype: `0x0800` IPv4, `0x86dd` IPv6).
     pub fn hw_protocol(&self) -> u16 {
-        self.hw_protocol
+        self.attrs.packet_hdr().hw_protocol
     }
 
     /// The hook it was logged at.
     pub fn hook(&self) -> Hook {
-        self.hook
+        Hook::from(self.attrs.packet_hdr().hook)
     }
 
     /// Its mark (`skb->mark`), 0 when unmarked.
     pub fn mark(&self) -> u32 {
-        self.mark
+        self.attrs.mark(&self.message).unwrap_or(0)
     }
 
     /// When it was received; the kernel sends it for hooks up to FORWARD.
     pub fn timestamp(&self) -> Option<SystemTime> {
-        self.timestamp
+        system_time(self.attrs.timestamp(&self.message)?)
     }
 
     /// The input interface index.
     pub fn indev(&self) -> Option<u32> {
-        self.indev
+        self.attrs.indev(&self.message)
     }
 
     /// The output interface index.
     pub fn outdev(&self) -> Option<u32> {
-        self.outdev
+        self.attrs.outdev(&self.message)
     }
 
     /// The physical input interface of a bridge port.
     pub fn physindev(&self) -> Option<u32> {
-        self.physindev
+        self.attrs.physindev(&self.message)
     }
 
     /// The physical output interface of a bridge port.
     pub fn physoutdev(&self) -> Option<u32> {
-        self.physoutdev
+        self.attrs.physoutdev(&self.message)
     }
 
     /// The source hardware address, at its real length (received packets).
     pub fn hw_addr(&self) -> Option<&[u8]> {
-        self.hw_addr.as_ref().map(wire::HwAddr::as_slice)
+        self.attrs.hw_addr_bytes(&self.message)
     }
 
     /// The input device's type (`ARPHRD_*`: 1 Ethernet, 772 loopback).
     pub fn hw_type(&self) -> Option<u16> {
-        self.hw_type
+        self.attrs.hw_type(&self.message)
     }
 
     /// The link-layer header as received (`NFULA_HWHEADER`).
-    pub fn hw_header(&self) -> Option<&Bytes> {
-        self.hw_header.as_ref()
+    pub fn hw_header(&self) -> Option<&[u8]> {
+        self.attrs.hw_header(&self.message)
     }
 
     /// The input device's link-layer header length (`NFULA_HWLEN`).
     pub fn hw_len(&self) -> Option<u16> {
-        self.hw_len
+        self.attrs.hw_len(&self.message)
     }
 
     /// The packet from its network header on, up to the copy range; empty in metadata-only
-    /// mode. A slice of the received datagram: no copy was made.
-    pub fn payload(&self) -> &Bytes {
-        static EMPTY: Bytes = Bytes::new();
-        self.payload.as_ref().unwrap_or(&EMPTY)
+    /// mode. It lies in the received datagram: no copy was made.
+    pub fn payload(&self) -> &[u8] {
+        self.attrs.payload(&self.message).unwrap_or_default()
+    }
+
+    /// The payload as [`Bytes`] that share the received datagram (no copy), to keep or pass
+    /// on after the packet is gone.
+    pub fn payload_bytes(&self) -> Bytes {
+        self.message.slice_ref(self.payload())
     }
 
     /// Whether the kernel sent a payload at all (not in metadata-only mode).
     pub fn has_payload(&self) -> bool {
-        self.payload.is_some()
+        self.attrs.payload(&self.message).is_some()
     }
 
     /// The rule's prefix (`--nflog-prefix`, nft `log prefix`) as text. Lossy: a prefix
@@ -903,34 +829,33 @@ impl LogPacket {
         if let Some(text) = &self.prefix_lossy {
             return Some(text);
         }
-        self.prefix
-            .as_deref()
+        self.prefix_bytes()
             .and_then(|b| std::str::from_utf8(b).ok())
     }
 
     /// The prefix's exact bytes, without the terminating NUL.
     pub fn prefix_bytes(&self) -> Option<&[u8]> {
-        self.prefix.as_deref()
+        self.attrs.prefix(&self.message)
     }
 
     /// The uid owning the sending socket (local traffic).
     pub fn uid(&self) -> Option<u32> {
-        self.uid
+        self.attrs.uid(&self.message)
     }
 
     /// The gid owning the sending socket (local traffic).
     pub fn gid(&self) -> Option<u32> {
-        self.gid
+        self.attrs.gid(&self.message)
     }
 
     /// The group's sequence number, from 0 (with [`LogFlags::SEQ`]).
     pub fn seq(&self) -> Option<u32> {
-        self.seq
+        self.attrs.seq(&self.message)
     }
 
     /// The namespace-wide sequence number, from 1 (with [`LogFlags::SEQ_GLOBAL`]).
     pub fn seq_global(&self) -> Option<u32> {
-        self.seq_global
+        self.attrs.seq_global(&self.message)
     }
 
     /// With [`LogFlags::SEQ`], how many messages of this group were lost between the
@@ -942,26 +867,29 @@ impl LogPacket {
 
     /// The conntrack entry, raw `CTA_*` attributes (with [`LogFlags::CONNTRACK`]).
     pub fn ct(&self) -> Option<&[u8]> {
-        self.ct.as_deref()
+        self.attrs.ct(&self.message)
     }
 
     /// The conntrack state (`enum ip_conntrack_info`, with [`LogFlags::CONNTRACK`]).
     pub fn ct_info(&self) -> Option<u32> {
-        self.ct_info
+        self.attrs.ct_info(&self.message)
     }
 
     /// The VLAN tag (bridge and netdev families).
     pub fn vlan(&self) -> Option<Vlan> {
-        self.vlan
+        self.attrs.vlan(&self.message)
     }
 
     /// The link-layer header (bridge and netdev families).
     pub fn l2hdr(&self) -> Option<&[u8]> {
-        self.l2hdr.as_deref()
+        self.attrs.l2hdr(&self.message)
     }
 
-    /// Attributes this crate does not know (a newer kernel's): type and value.
-    pub fn unknown_attributes(&self) -> &[(u16, Bytes)] {
-        &self.unknown
+    /// Attributes this crate does not know (a newer kernel's): type (flag bits masked off)
+    /// and value, in the order they came.
+    pub fn unknown_attributes(&self) -> impl Iterator<Item = (u16, &[u8])> {
+        self.attrs
+            .unknown(&self.message)
+            .map(|a| (a.kind(), a.value()))
     }
 }

@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use netfilter_safe::queue::SkbInfo;
@@ -123,86 +123,30 @@ impl Verdict {
 /// stranded in the kernel.
 pub struct Packet {
     shared: Arc<Shared>,
-    meta: Meta,
+    /// The message, a slice of the received datagram (no copy).
+    message: Bytes,
+    /// Where each attribute lies in `message`; accessors decode on call.
+    attrs: wire::QueueAttrs,
     /// What a verdict will carry besides its kind (python-netfilterqueue's `set_mark`,
     /// `set_payload`).
     pending: Decision,
     decided: bool,
 }
 
-/// Everything the kernel told about the packet.
-#[derive(Debug, Clone)]
-struct Meta {
-    id: u32,
-    queue: u16,
-    family: Family,
-    hw_protocol: u16,
-    hook: Hook,
-    mark: u32,
-    timestamp: Option<SystemTime>,
-    indev: Option<u32>,
-    outdev: Option<u32>,
-    physindev: Option<u32>,
-    physoutdev: Option<u32>,
-    hw_addr: Option<wire::HwAddr>,
-    payload: Option<Bytes>,
-    cap_len: Option<u32>,
-    skb_info: SkbInfo,
-    uid: Option<u32>,
-    gid: Option<u32>,
-    secctx: Option<Bytes>,
-    ct: Option<Bytes>,
-    ct_info: Option<u32>,
-    vlan: Option<Vlan>,
-    l2hdr: Option<Bytes>,
-    priority: Option<u32>,
-    cgroup_classid: Option<u32>,
-    unknown: Vec<(u16, Bytes)>,
+/// A kernel timestamp as a time, `None` when it does not fit one.
+pub(crate) fn system_time(t: wire::Timestamp) -> Option<SystemTime> {
+    let since = Duration::new(t.sec, 0).checked_add(Duration::from_micros(t.usec))?;
+    SystemTime::UNIX_EPOCH.checked_add(since)
 }
 
 impl Packet {
-    /// Builds the packet from a parsed message whose bytes live in `datagram`.
-    pub(crate) fn new(shared: Arc<Shared>, datagram: &Bytes, p: &wire::QueuePacket<'_>) -> Packet {
-        let slice = |b: &[u8]| datagram.slice_ref(b);
-        let cow = |c: &Option<std::borrow::Cow<'_, [u8]>>| c.as_deref().map(slice);
-        let meta = Meta {
-            id: p.packet_hdr.packet_id,
-            queue: p.header.res_id,
-            family: Family::from(p.header.family),
-            hw_protocol: p.packet_hdr.hw_protocol,
-            hook: Hook::from(p.packet_hdr.hook),
-            mark: p.mark.unwrap_or(0),
-            timestamp: p.timestamp.and_then(|t| {
-                let since = std::time::Duration::new(t.sec, 0)
-                    .checked_add(std::time::Duration::from_micros(t.usec))?;
-                SystemTime::UNIX_EPOCH.checked_add(since)
-            }),
-            indev: p.indev,
-            outdev: p.outdev,
-            physindev: p.physindev,
-            physoutdev: p.physoutdev,
-            hw_addr: p.hw_addr,
-            payload: cow(&p.payload),
-            cap_len: p.cap_len,
-            skb_info: SkbInfo::from_bits_retain(p.skb_info.unwrap_or(0)),
-            uid: p.uid,
-            gid: p.gid,
-            secctx: cow(&p.secctx),
-            ct: cow(&p.ct),
-            ct_info: p.ct_info,
-            vlan: p.vlan,
-            l2hdr: cow(&p.l2hdr),
-            priority: p.priority,
-            cgroup_classid: p.cgroup_classid,
-            unknown: p
-                .unknown
-                .iter()
-                .map(|a| (a.kind(), slice(&a.value)))
-                .collect(),
-        };
+    /// The packet of message `message` (a slice of the received datagram), located as
+    /// `attrs`.
+    pub(crate) fn new(shared: Arc<Shared>, message: Bytes, attrs: wire::QueueAttrs) -> Packet {
         Packet {
             shared,
-            meta,
+            message,
+            attrs,
             pending: Verdict::accept().decision,
             decided: false,
         }
@@ -210,142 +154,149 @@ impl Packet {
 
     /// The packet id, unique in its queue.
     pub fn id(&self) -> u32 {
-        self.meta.id
+        self.attrs.packet_hdr().packet_id
     }
 
     /// The queue number.
     pub fn queue(&self) -> u16 {
-        self.meta.queue
+        self.attrs.header().res_id
     }
 
     /// The protocol family of the rule that queued it.
     pub fn family(&self) -> Family {
-        self.meta.family
+        Family::from(self.attrs.header().family)
     }
 
     /// The link-layer protocol (an ethertype: `0x0800` IPv4, `0x86dd` IPv6).
     pub fn hw_protocol(&self) -> u16 {
-        self.meta.hw_protocol
+        self.attrs.packet_hdr().hw_protocol
     }
 
     /// The hook it was queued at.
     pub fn hook(&self) -> Hook {
-        self.meta.hook
+        Hook::from(self.attrs.packet_hdr().hook)
     }
 
     /// Its mark (`skb->mark`), 0 when unmarked.
     pub fn mark(&self) -> u32 {
-        self.meta.mark
+        self.attrs.mark(&self.message).unwrap_or(0)
     }
 
     /// When it was received; `None` for locally generated packets.
     pub fn timestamp(&self) -> Option<SystemTime> {
-        self.meta.timestamp
+        system_time(self.attrs.timestamp(&self.message)?)
     }
 
     /// The input interface index.
     pub fn indev(&self) -> Option<u32> {
-        self.meta.indev
+        self.attrs.indev(&self.message)
     }
 
     /// The output interface index.
     pub fn outdev(&self) -> Option<u32> {
-        self.meta.outdev
+        self.attrs.outdev(&self.message)
     }
 
     /// The physical input interface of a bridge port.
     pub fn physindev(&self) -> Option<u32> {
-        self.meta.physindev
+        self.attrs.physindev(&self.message)
     }
 
     /// The physical output interface of a bridge port.
     pub fn physoutdev(&self) -> Option<u32> {
-        self.meta.physoutdev
+        self.attrs.physoutdev(&self.message)
     }
 
     /// The source hardware address, at its real length.
     pub fn hw_addr(&self) -> Option<&[u8]> {
-        self.meta.hw_addr.as_ref().map(wire::HwAddr::as_slice)
+        self.attrs.hw_addr_bytes(&self.message)
     }
 
     /// The packet from its network header on, up to the copy range; empty when the queue
-    /// copies metadata only. A slice of the received datagram: no copy was made.
-    pub fn payload(&self) -> &Bytes {
-        static EMPTY: Bytes = Bytes::new();
-        self.meta.payload.as_ref().unwrap_or(&EMPTY)
+    /// copies metadata only. It lies in the received datagram: no copy was made.
+    pub fn payload(&self) -> &[u8] {
+        self.attrs.payload(&self.message).unwrap_or_default()
+    }
+
+    /// The payload as [`Bytes`] that share the received datagram (no copy), to keep or pass
+    /// on (e.g. edited into [`Verdict::with_payload`]) after the packet is gone.
+    pub fn payload_bytes(&self) -> Bytes {
+        self.message.slice_ref(self.payload())
     }
 
     /// Whether the kernel sent a payload at all (not in metadata-only mode).
     pub fn has_payload(&self) -> bool {
-        self.meta.payload.is_some()
+        self.attrs.payload(&self.message).is_some()
     }
 
     /// The packet's real length when the copy range cut the payload (`NFQA_CAP_LEN`).
     pub fn cap_len(&self) -> Option<u32> {
-        self.meta.cap_len
+        self.attrs.cap_len(&self.message)
     }
 
     /// Whether the payload is cut short of the packet.
     pub fn is_truncated(&self) -> bool {
-        self.meta
-            .cap_len
+        self.cap_len()
             .is_some_and(|len| len as usize > self.payload().len())
     }
 
     /// What the kernel says about the buffer: GSO, checksum not ready or not verified.
     pub fn skb_info(&self) -> SkbInfo {
-        self.meta.skb_info
+        SkbInfo::from_bits_retain(self.attrs.skb_info(&self.message).unwrap_or(0))
     }
 
     /// The uid of the sending socket (with [`QueueFlags::UID_GID`](crate::QueueFlags)).
     pub fn uid(&self) -> Option<u32> {
-        self.meta.uid
+        self.attrs.uid(&self.message)
     }
 
     /// The gid of the sending socket (with [`QueueFlags::UID_GID`](crate::QueueFlags)).
     pub fn gid(&self) -> Option<u32> {
-        self.meta.gid
+        self.attrs.gid(&self.message)
     }
 
     /// The security context (with [`QueueFlags::SECCTX`](crate::QueueFlags)).
     pub fn secctx(&self) -> Option<&[u8]> {
-        self.meta.secctx.as_deref()
+        self.attrs.secctx(&self.message)
     }
 
     /// The conntrack entry, raw `CTA_*` attributes (with
     /// [`QueueFlags::CONNTRACK`](crate::QueueFlags)).
     pub fn ct(&self) -> Option<&[u8]> {
-        self.meta.ct.as_deref()
+        self.attrs.ct(&self.message)
     }
 
     /// The conntrack state (`enum ip_conntrack_info`).
     pub fn ct_info(&self) -> Option<u32> {
-        self.meta.ct_info
+        self.attrs.ct_info(&self.message)
     }
 
     /// The VLAN tag of a tagged packet.
     pub fn vlan(&self) -> Option<Vlan> {
-        self.meta.vlan
+        self.attrs.vlan(&self.message)
     }
 
     /// The link-layer header (bridge family).
     pub fn l2hdr(&self) -> Option<&[u8]> {
-        self.meta.l2hdr.as_deref()
+        self.attrs.l2hdr(&self.message)
     }
 
     /// `skb->priority`, when not 0.
     pub fn priority(&self) -> Option<u32> {
-        self.meta.priority
+        self.attrs.priority(&self.message)
     }
 
     /// The net_cls class id of the sending socket, when not 0.
     pub fn cgroup_classid(&self) -> Option<u32> {
-        self.meta.cgroup_classid
+        self.attrs.cgroup_classid(&self.message)
     }
 
-    /// Attributes this crate does not know (a newer kernel's): type and value.
-    pub fn unknown_attributes(&self) -> &[(u16, Bytes)] {
-        &self.meta.unknown
+    /// Attributes this crate does not know (a newer kernel's): type (flag bits masked off)
+    /// and value, in the order they came.
+    pub fn unknown_attributes(&self) -> impl Iterator<Item = (u16, &[u8])> {
+        self.attrs
+            .unknown(&self.message)
+            .map(|a| (a.kind(), a.value()))
     }
 
     /// Sets the mark the verdict will give the packet (python-netfilterqueue's `set_mark`).
@@ -415,7 +366,7 @@ impl Packet {
         let decision = verdict.decision;
         check(&decision)?;
         self.decided = true;
-        self.shared.decide(self.meta.queue, self.meta.id, decision)
+        self.shared.decide(self.queue(), self.id(), decision)
     }
 
     fn finish(mut self, kind: VerdictKind) -> Result<()> {
@@ -423,7 +374,7 @@ impl Packet {
         decision.kind = kind;
         check(&decision)?;
         self.decided = true;
-        self.shared.decide(self.meta.queue, self.meta.id, decision)
+        self.shared.decide(self.queue(), self.id(), decision)
     }
 }
 
@@ -450,7 +401,7 @@ impl Drop for Packet {
             let mut decision = std::mem::replace(&mut self.pending, Verdict::accept().decision);
             decision.kind = self.shared.default_verdict();
             // Nothing can be reported from drop; a closed queue needs no verdict.
-            let _ = self.shared.decide(self.meta.queue, self.meta.id, decision);
+            let _ = self.shared.decide(self.queue(), self.id(), decision);
         }
     }
 }
@@ -458,10 +409,10 @@ impl Drop for Packet {
 impl fmt::Debug for Packet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Packet")
-            .field("id", &self.meta.id)
-            .field("queue", &self.meta.queue)
-            .field("hook", &self.meta.hook)
-            .field("mark", &self.meta.mark)
+            .field("id", &self.id())
+            .field("queue", &self.queue())
+            .field("hook", &self.hook())
+            .field("mark", &self.mark())
             .field("payload_len", &self.payload().len())
             .finish_non_exhaustive()
     }

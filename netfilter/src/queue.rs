@@ -1,23 +1,19 @@
 //! [`Queue`]: one socket serving one or more NFQUEUE queues, and its [`QueueBuilder`].
 
-use std::collections::VecDeque;
 use std::ops::RangeInclusive;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use bytes::Bytes;
 use netfilter_queue_sys as sys;
 use netfilter_safe::CopyMode;
 use netfilter_safe::procfs::{self, QueueRow};
 use netfilter_safe::queue::QueueFlags;
 use netfilter_safe::transport::Transport;
-use netfilter_safe::wire::{self, QueueCmd, QueueConfig, QueueParams};
+use netfilter_safe::wire::{self, NlMsg, QueueCmd, QueueConfig, QueueParams};
 
-use crate::conn::{
-    self, Conn, Inbox, Namespace, in_namespace, interface_name, request_header, walk,
-};
+use crate::conn::{self, Conn, Inbox, Namespace, in_namespace, interface_name, request_header};
 use crate::error::{Error, Result};
 use crate::packet::{Packet, VerdictKind};
 use crate::verdicts::{Decision, Verdicts};
@@ -199,7 +195,6 @@ impl QueueBuilder {
             }),
             numbers,
             inbox: Inbox::new(copy_range + MESSAGE_OVERHEAD, self.report_overruns),
-            ready: VecDeque::new(),
             batching: self.batching,
             netns,
         };
@@ -293,8 +288,6 @@ pub struct Queue {
     shared: Arc<Shared>,
     numbers: Vec<u16>,
     inbox: Inbox,
-    /// Received packets not yet handed out.
-    ready: VecDeque<Packet>,
     /// The socket's network namespace, for its procfs rows (`None` over a custom transport).
     netns: Option<OwnedFd>,
     /// Whether verdicts are batched (then a receive takes every datagram waiting).
@@ -418,23 +411,22 @@ impl Queue {
     /// held back to travel together: until the last one handed out is decided, or until this
     /// is called with nothing ready, which sends them (before the loop waits for more).
     pub(crate) fn next_ready(&mut self) -> Result<Option<Packet>> {
-        while self.ready.is_empty() {
-            let Some(datagram) = self.inbox.stashed() else {
-                let mut verdicts = self.shared.verdicts();
-                verdicts.end_dispatch();
-                self.shared.flush_locked(&mut verdicts)?;
-                return Ok(None);
-            };
-            parse(&self.shared, &mut self.ready, &datagram)?;
-        }
-        let packet = self.ready.pop_front();
-        if let Some(packet) = &packet {
-            let last = self.ready.is_empty() && self.inbox.is_empty();
-            self.shared
-                .verdicts()
-                .handing_out(packet.queue(), packet.id(), last);
-        }
-        Ok(packet)
+        let Some(message) = self
+            .inbox
+            .next_message(wire::QueuePacket::MSG_TYPE, "take a verdict")?
+        else {
+            let mut verdicts = self.shared.verdicts();
+            verdicts.end_dispatch();
+            self.shared.flush_locked(&mut verdicts)?;
+            return Ok(None);
+        };
+        let attrs = wire::QueueAttrs::locate(&NlMsg::new_checked(&message)?)?;
+        let packet = Packet::new(Arc::clone(&self.shared), message, attrs);
+        let last = !self.inbox.has_more(wire::QueuePacket::MSG_TYPE);
+        self.shared
+            .verdicts()
+            .hand_out(packet.queue(), packet.id(), last);
+        Ok(Some(packet))
     }
 
     /// Receives what the kernel has waiting, without blocking; whether anything came.
@@ -447,16 +439,8 @@ impl Queue {
     /// `ready`. With batching, the datagrams already waiting behind it come too (their
     /// verdicts can then travel together); whether anything came.
     fn receive(&mut self, timeout: Option<Duration>) -> Result<bool> {
-        let Queue {
-            shared,
-            inbox,
-            ready,
-            batching,
-            ..
-        } = self;
-        inbox.receive(&shared.conn, timeout, *batching, |datagram| {
-            parse(shared, ready, datagram)
-        })
+        self.inbox
+            .receive(&self.shared.conn, timeout, self.batching)
     }
 
     fn bind(&mut self, num: u16) -> Result<()> {
@@ -486,23 +470,6 @@ impl Queue {
         let what = describe(&config);
         self.inbox.request(&self.shared.conn, || what, &config, seq)
     }
-}
-
-/// Turns the packet messages of `datagram` into packets; reports the first problem after
-/// every good message was taken.
-fn parse(shared: &Arc<Shared>, ready: &mut VecDeque<Packet>, datagram: &Bytes) -> Result<()> {
-    walk(
-        datagram,
-        wire::QueuePacket::MSG_TYPE,
-        "take a verdict",
-        |message| {
-            let p = wire::QueuePacket::parse(message)?;
-            let packet = Packet::new(Arc::clone(shared), datagram, &p);
-            shared.verdicts().handed_out(packet.queue(), packet.id());
-            ready.push_back(packet);
-            Ok(())
-        },
-    )
 }
 
 /// Counters of a [`Queue`]; see [`Queue::stats`].

@@ -108,7 +108,8 @@ impl Verdicts {
 
     /// Records that the receive loop handed out packet `id` of `queue`, the last one it has
     /// ready when `last`.
-    pub(crate) fn handing_out(&mut self, queue: u16, id: u32, last: bool) {
+    pub(crate) fn hand_out(&mut self, queue: u16, id: u32, last: bool) {
+        self.handed_out(queue, id);
         self.dispatch = match last {
             true => Dispatch::LastOut { queue, id },
             false => Dispatch::Handing,
@@ -125,7 +126,7 @@ impl Verdicts {
     }
 
     /// Records that packet `id` of `queue` was handed out and awaits a decision.
-    pub(crate) fn handed_out(&mut self, queue: u16, id: u32) {
+    fn handed_out(&mut self, queue: u16, id: u32) {
         let batching = self.batching;
         let Some(book) = self.book(queue) else {
             return;
@@ -164,11 +165,16 @@ impl Verdicts {
         let batching = self.batching;
         let slot = self.book(queue).and_then(|book| {
             let front = book.slots.front()?.id();
-            // Ids grow in the order packets are handed out (modulo 2^32).
-            let at = book
-                .slots
-                .binary_search_by_key(&id.wrapping_sub(front), |s| s.id().wrapping_sub(front))
-                .ok()?;
+            // Ids grow in the order packets are handed out (modulo 2^32), mostly one by one:
+            // try the slot the id would have without gaps before searching.
+            let guess = id.wrapping_sub(front) as usize;
+            let at = match book.slots.get(guess) {
+                Some(slot) if slot.id() == id => guess,
+                _ => book
+                    .slots
+                    .binary_search_by_key(&id.wrapping_sub(front), |s| s.id().wrapping_sub(front))
+                    .ok()?,
+            };
             book.slots.get_mut(at)
         });
         match slot {

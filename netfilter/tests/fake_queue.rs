@@ -96,7 +96,7 @@ fn packets_come_out_with_their_metadata_and_verdicts_settle() {
         (packet.id(), packet.queue(), packet.mark(), packet.indev()),
         (id, 1, 0x2a, Some(2))
     );
-    assert_eq!(packet.payload().as_ref(), udp(b"hi").as_slice());
+    assert_eq!(packet.payload(), udp(b"hi").as_slice());
     packet.set_mark(0x99);
     packet.accept().expect("accept");
     let settled = kernel.wait_verdict(1, id, WAIT).expect("settled");

@@ -114,7 +114,7 @@ fn packets_through_a_queue_and_a_log_group_then_drops_in_every_order() {
             .expect("a log packet");
         let first = held.remove(0);
         drop(first); // packet before its queue: the default verdict
-        let owned_copy = held[0].payload().clone();
+        let owned_copy = held[0].payload_bytes();
         drop(group); // group before its packet
         drop(queue); // queue before its packets
         let late = held.remove(0).accept();

@@ -3,7 +3,10 @@
 use std::borrow::Cow;
 
 use super::error::{Part, Space, WireError};
-use super::netlink::{Writer, align, ne_u16};
+use super::netlink::{ALIGNTO, NFGENMSG_LEN, NLMSG_HDRLEN, Writer, align, ne_u16};
+
+/// Where an nfnetlink message's attributes start: after the netlink header and the nfgenmsg.
+pub(crate) const ATTRS_START: usize = NLMSG_HDRLEN + NFGENMSG_LEN;
 
 /// Size of `struct nlattr` (`NLA_HDRLEN`).
 pub const NLA_HDRLEN: usize = core::mem::size_of::<netfilter_queue_sys::nlattr>();
@@ -102,42 +105,236 @@ impl<'a> Iterator for AttrIter<'a> {
             return None;
         }
         let r = self.rest;
-        let attr = (|| {
-            if r.len() < NLA_HDRLEN {
-                return Err(WireError::Truncated {
-                    part: Part::AttributeHeader,
-                    needed: NLA_HDRLEN,
-                    got: r.len(),
-                });
-            }
-            let len = usize::from(ne_u16(r, 0));
-            let raw_type = ne_u16(r, 2);
-            let bad = WireError::BadLength {
+        let Some(&[l0, l1, t0, t1]) = r.first_chunk::<NLA_HDRLEN>() else {
+            self.failed = true;
+            return Some(Err(WireError::Truncated {
+                part: Part::AttributeHeader,
+                needed: NLA_HDRLEN,
+                got: r.len(),
+            }));
+        };
+        let len = usize::from(u16::from_ne_bytes([l0, l1]));
+        // `get` is `None` for a length below the header's (start past end) or past the end.
+        let Some(value) = r.get(NLA_HDRLEN..len) else {
+            self.failed = true;
+            return Some(Err(WireError::BadLength {
                 part: Part::Attribute,
                 len,
                 min: NLA_HDRLEN,
                 available: r.len(),
-            };
-            if len < NLA_HDRLEN {
-                return Err(bad);
-            }
-            let value = r.get(NLA_HDRLEN..len).ok_or(bad)?;
-            Ok((Attr { raw_type, value }, align(len).min(r.len())))
-        })();
-        match attr {
-            Ok((a, step)) => {
-                self.rest = r.get(step..).unwrap_or_default();
-                Some(Ok(a))
-            }
-            Err(e) => {
-                self.failed = true;
-                Some(Err(e))
-            }
-        }
+            }));
+        };
+        self.rest = r.get(align(len)..).unwrap_or_default();
+        Some(Ok(Attr {
+            raw_type: u16::from_ne_bytes([t0, t1]),
+            value,
+        }))
     }
 }
 
 impl core::iter::FusedIterator for AttrIter<'_> {}
+
+/// The longest message whose attributes [`AttrTable`] locates.
+pub(crate) const MAX_LOCATED: usize = (u16::MAX as usize - 1) * ALIGNTO;
+
+/// Where the attributes of one message are, found once so that each can be read later
+/// without walking the message again (what `nfnl_parse_attr` does for the C libraries): per
+/// attribute type below `N`, the offset of the attribute in the message. A type that comes
+/// twice is the last one. Small and `Copy`: it travels beside the message's bytes, and every
+/// read takes those bytes again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct AttrTable<const N: usize> {
+    /// Per type: 1 + the attribute's offset in the message in 4-byte units (attributes are
+    /// aligned to 4); 0 when absent.
+    at: [u16; N],
+    /// Whether attributes of types at or beyond `N` came too.
+    beyond: bool,
+}
+
+impl<const N: usize> AttrTable<N> {
+    /// Locates the attributes of `msg` (a whole message) that start at `start`, passing each
+    /// to `check` first; the first framing or `check` error is returned.
+    pub(crate) fn locate(
+        msg: &[u8],
+        start: usize,
+        mut check: impl FnMut(&Attr<'_>) -> Result<(), WireError>,
+    ) -> Result<Self, WireError> {
+        let mut table = AttrTable {
+            at: [0; N],
+            beyond: false,
+        };
+        let base = msg.as_ptr() as usize;
+        for a in AttrIter::new(msg.get(start..).unwrap_or_default()) {
+            let a = a?;
+            check(&a)?;
+            // The value lies inside `msg`, right after the attribute's header.
+            let at = a.value.as_ptr() as usize - base - NLA_HDRLEN;
+            match table.at.get_mut(usize::from(a.kind())) {
+                Some(slot) => *slot = Self::encode(at, msg.len())?,
+                None => table.beyond = true,
+            }
+        }
+        Ok(table)
+    }
+
+    /// An attribute's offset as stored: 1 + `at` / 4, which fits 16 bits in messages up to
+    /// [`MAX_LOCATED`] bytes (the kernel's are below 70 KiB).
+    fn encode(at: usize, msg_len: usize) -> Result<u16, WireError> {
+        u16::try_from(at / ALIGNTO + 1).map_err(|_| WireError::BadLength {
+            part: Part::Message,
+            len: msg_len,
+            min: NLMSG_HDRLEN,
+            available: MAX_LOCATED,
+        })
+    }
+
+    /// The attribute of type `kind` in `msg`, the message the table was made from.
+    pub(crate) fn get<'a>(&self, msg: &'a [u8], kind: u16) -> Option<Attr<'a>> {
+        let at = usize::from(self.at.get(usize::from(kind))?.checked_sub(1)?) * ALIGNTO;
+        let header = msg.get(at..at.checked_add(NLA_HDRLEN)?)?;
+        let len = usize::from(ne_u16(header, 0));
+        Some(Attr {
+            raw_type: ne_u16(header, 2),
+            value: msg.get(at + NLA_HDRLEN..at.checked_add(len)?)?,
+        })
+    }
+
+    /// The attributes of `msg` whose type is not below `N` or not `known`, in order.
+    pub(crate) fn others<'a>(
+        &self,
+        msg: &'a [u8],
+        start: usize,
+        known: fn(u16) -> bool,
+    ) -> impl Iterator<Item = Attr<'a>> + use<'a, N> {
+        let any = self.beyond
+            || self
+                .at
+                .iter()
+                .enumerate()
+                .any(|(k, &at)| at != 0 && !known(k as u16));
+        let attrs = if any {
+            msg.get(start..).unwrap_or_default()
+        } else {
+            &[]
+        };
+        AttrIter::new(attrs)
+            .map_while(Result::ok)
+            .filter(move |a| usize::from(a.kind()) >= N || !known(a.kind()))
+    }
+}
+
+/// The readers that [`LogAttrs`](super::LogAttrs) and [`QueueAttrs`](super::QueueAttrs)
+/// share, for the attributes both packet messages carry. Expanded inside each `impl`, it
+/// reads that module's attribute constants (`MARK`, `PAYLOAD`, ...), its space `S` and a
+/// `table` field; `$name` is the constants' C prefix for the docs (`NFQA_`, `NFULA_`).
+macro_rules! shared_readers {
+    ($name:literal, $vlan_space:expr) => {
+        fn value<'m>(&self, msg: &'m [u8], kind: u16) -> Option<&'m [u8]> {
+            self.table.get(msg, kind).map(|a| a.value())
+        }
+
+        fn u32(&self, msg: &[u8], kind: u16) -> Option<u32> {
+            be32(S, &self.table.get(msg, kind)?).ok()
+        }
+
+        #[doc = concat!("`", $name, "MARK`.")]
+        #[must_use]
+        pub fn mark(&self, msg: &[u8]) -> Option<u32> {
+            self.u32(msg, MARK)
+        }
+
+        #[doc = concat!("`", $name, "TIMESTAMP`.")]
+        #[must_use]
+        pub fn timestamp(&self, msg: &[u8]) -> Option<Timestamp> {
+            parse_ts(S, &self.table.get(msg, TIMESTAMP)?).ok()
+        }
+
+        #[doc = concat!("`", $name, "IFINDEX_INDEV`.")]
+        #[must_use]
+        pub fn indev(&self, msg: &[u8]) -> Option<u32> {
+            self.u32(msg, IFINDEX_INDEV)
+        }
+
+        #[doc = concat!("`", $name, "IFINDEX_OUTDEV`.")]
+        #[must_use]
+        pub fn outdev(&self, msg: &[u8]) -> Option<u32> {
+            self.u32(msg, IFINDEX_OUTDEV)
+        }
+
+        #[doc = concat!("`", $name, "IFINDEX_PHYSINDEV`.")]
+        #[must_use]
+        pub fn physindev(&self, msg: &[u8]) -> Option<u32> {
+            self.u32(msg, IFINDEX_PHYSINDEV)
+        }
+
+        #[doc = concat!("`", $name, "IFINDEX_PHYSOUTDEV`.")]
+        #[must_use]
+        pub fn physoutdev(&self, msg: &[u8]) -> Option<u32> {
+            self.u32(msg, IFINDEX_PHYSOUTDEV)
+        }
+
+        #[doc = concat!("`", $name, "HWADDR`.")]
+        #[must_use]
+        pub fn hw_addr(&self, msg: &[u8]) -> Option<HwAddr> {
+            parse_hw(S, &self.table.get(msg, HWADDR)?).ok()
+        }
+
+        #[doc = concat!("`", $name, "HWADDR`'s address bytes (`hw_addrlen` of them), as they lie in `msg`.")]
+        #[must_use]
+        pub fn hw_addr_bytes<'m>(&self, msg: &'m [u8]) -> Option<&'m [u8]> {
+            hw_addr_slice(&self.table.get(msg, HWADDR)?)
+        }
+
+        #[doc = concat!("`", $name, "PAYLOAD`.")]
+        #[must_use]
+        pub fn payload<'m>(&self, msg: &'m [u8]) -> Option<&'m [u8]> {
+            self.value(msg, PAYLOAD)
+        }
+
+        #[doc = concat!("`", $name, "UID`.")]
+        #[must_use]
+        pub fn uid(&self, msg: &[u8]) -> Option<u32> {
+            self.u32(msg, UID)
+        }
+
+        #[doc = concat!("`", $name, "GID`.")]
+        #[must_use]
+        pub fn gid(&self, msg: &[u8]) -> Option<u32> {
+            self.u32(msg, GID)
+        }
+
+        #[doc = concat!("`", $name, "CT`, raw.")]
+        #[must_use]
+        pub fn ct<'m>(&self, msg: &'m [u8]) -> Option<&'m [u8]> {
+            self.value(msg, CT)
+        }
+
+        #[doc = concat!("`", $name, "CT_INFO`.")]
+        #[must_use]
+        pub fn ct_info(&self, msg: &[u8]) -> Option<u32> {
+            self.u32(msg, CT_INFO)
+        }
+
+        #[doc = concat!("`", $name, "VLAN`.")]
+        #[must_use]
+        pub fn vlan(&self, msg: &[u8]) -> Option<Vlan> {
+            let a = self.table.get(msg, VLAN)?;
+            Vlan::parse(&a, $vlan_space, VLAN_PROTO, VLAN_TCI).ok()
+        }
+
+        #[doc = concat!("`", $name, "L2HDR`.")]
+        #[must_use]
+        pub fn l2hdr<'m>(&self, msg: &'m [u8]) -> Option<&'m [u8]> {
+            self.value(msg, L2HDR)
+        }
+
+        /// The attributes none of the readers reads (a newer kernel's), in order.
+        pub fn unknown<'m>(&self, msg: &'m [u8]) -> impl Iterator<Item = Attr<'m>> + use<'m> {
+            self.table.others(msg, ATTRS_START, known_attr)
+        }
+    };
+}
+pub(crate) use shared_readers;
 
 /// An attribute kept as it came: the raw `nla_type` (flags included, so it is re-emitted
 /// exactly) and the value. Parsers keep attributes they do not know this way, so attributes of

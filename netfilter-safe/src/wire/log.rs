@@ -6,12 +6,16 @@ use std::borrow::Cow;
 
 use netfilter_log_sys as sys;
 
-use super::attr::{AttrIter, HwAddr, NLA_F_NESTED, RawAttr, Timestamp, Vlan, be16, be32, exact};
+use super::attr::shared_readers;
+use super::attr::{
+    ATTRS_START, Attr, AttrIter, AttrTable, HwAddr, NLA_F_NESTED, RawAttr, Timestamp, Vlan, be16,
+    be32, exact,
+};
 use super::error::{Space, WireError};
 use super::netlink::{
     Emit, NfHeader, NlMsg, Writer, be_u16, be_u32, byte, counted, emitted, nfnl_msg_type, put_at,
 };
-use super::queue::{hw_bytes, parse_hw, parse_ts, ts_bytes, write_ifindexes};
+use super::queue::{hw_addr_slice, hw_bytes, parse_hw, parse_ts, ts_bytes, write_ifindexes};
 
 const S: Space = Space::Log;
 
@@ -140,64 +144,36 @@ impl<'a> LogPacket<'a> {
     /// Parses an NFLOG packet message.
     ///
     /// # Errors
-    /// [`WireError::UnexpectedMessage`] for another message type, attribute framing errors,
-    /// [`WireError::BadAttribute`] for a value of the wrong size or a prefix without its NUL,
-    /// [`WireError::MissingAttribute`] without `NFULA_PACKET_HDR`.
+    /// As [`LogAttrs::locate`].
     pub fn parse(msg: &NlMsg<'a>) -> Result<Self, WireError> {
-        expect_type(msg, Self::MSG_TYPE)?;
-        let (nfgen, attrs) = msg.nfnetlink()?;
-        let mut p = LogPacket {
-            header: NfHeader::from_parts(msg.header(), &nfgen),
-            ..Default::default()
-        };
-        let mut hdr = None;
-        for a in AttrIter::new(attrs) {
-            let a = a?;
-            match a.kind() {
-                PACKET_HDR => {
-                    let b = exact::<PKT_HDR_LEN>(S, &a)?;
-                    hdr = Some(LogPacketHdr {
-                        hw_protocol: be_u16(b, offset_of!(sys::nfulnl_msg_packet_hdr, hw_protocol)),
-                        hook: byte(b, offset_of!(sys::nfulnl_msg_packet_hdr, hook)),
-                    });
-                }
-                MARK => p.mark = Some(be32(S, &a)?),
-                TIMESTAMP => p.timestamp = Some(parse_ts(S, &a)?),
-                IFINDEX_INDEV => p.indev = Some(be32(S, &a)?),
-                IFINDEX_OUTDEV => p.outdev = Some(be32(S, &a)?),
-                IFINDEX_PHYSINDEV => p.physindev = Some(be32(S, &a)?),
-                IFINDEX_PHYSOUTDEV => p.physoutdev = Some(be32(S, &a)?),
-                HWADDR => p.hw_addr = Some(parse_hw(S, &a)?),
-                PAYLOAD => p.payload = Some(Cow::Borrowed(a.value())),
-                PREFIX => match a.value().split_last() {
-                    Some((0, text)) => p.prefix = Some(Cow::Borrowed(text)),
-                    _ => {
-                        return Err(WireError::BadAttribute {
-                            space: S,
-                            kind: PREFIX,
-                            len: a.value().len(),
-                        });
-                    }
-                },
-                UID => p.uid = Some(be32(S, &a)?),
-                GID => p.gid = Some(be32(S, &a)?),
-                SEQ => p.seq = Some(be32(S, &a)?),
-                SEQ_GLOBAL => p.seq_global = Some(be32(S, &a)?),
-                HWTYPE => p.hw_type = Some(be16(S, &a)?),
-                HWHEADER => p.hw_header = Some(Cow::Borrowed(a.value())),
-                HWLEN => p.hw_len = Some(be16(S, &a)?),
-                CT => p.ct = Some(Cow::Borrowed(a.value())),
-                CT_INFO => p.ct_info = Some(be32(S, &a)?),
-                VLAN => p.vlan = Some(Vlan::parse(&a, Space::LogVlan, VLAN_PROTO, VLAN_TCI)?),
-                L2HDR => p.l2hdr = Some(Cow::Borrowed(a.value())),
-                _ => p.unknown.push(a.to_raw()),
-            }
-        }
-        p.packet_hdr = hdr.ok_or(WireError::MissingAttribute {
-            space: S,
-            kind: PACKET_HDR,
-        })?;
-        Ok(p)
+        let attrs = LogAttrs::locate(msg)?;
+        let m = msg.as_bytes();
+        let cow = |b: Option<&'a [u8]>| b.map(Cow::Borrowed);
+        Ok(LogPacket {
+            header: attrs.header,
+            packet_hdr: attrs.packet_hdr,
+            mark: attrs.mark(m),
+            timestamp: attrs.timestamp(m),
+            indev: attrs.indev(m),
+            outdev: attrs.outdev(m),
+            physindev: attrs.physindev(m),
+            physoutdev: attrs.physoutdev(m),
+            hw_addr: attrs.hw_addr(m),
+            payload: cow(attrs.payload(m)),
+            prefix: cow(attrs.prefix(m)),
+            uid: attrs.uid(m),
+            gid: attrs.gid(m),
+            seq: attrs.seq(m),
+            seq_global: attrs.seq_global(m),
+            hw_type: attrs.hw_type(m),
+            hw_header: cow(attrs.hw_header(m)),
+            hw_len: attrs.hw_len(m),
+            ct: cow(attrs.ct(m)),
+            ct_info: attrs.ct_info(m),
+            vlan: attrs.vlan(m),
+            l2hdr: cow(attrs.l2hdr(m)),
+            unknown: attrs.unknown(m).map(|a| a.to_raw()).collect(),
+        })
     }
 
     /// Parses a buffer whose first message is a log packet.
@@ -338,6 +314,182 @@ pub struct LogMode {
     pub copy_range: u32,
     /// `copy_mode`: `NFULNL_COPY_NONE` (0), `_META` (1), `_PACKET` (2).
     pub copy_mode: u8,
+}
+
+/// Attribute types [`LogAttrs`] locates: every `NFULA_*` of a packet message it reads.
+const LOG_TYPES: usize = L2HDR as usize + 1;
+
+/// An NFLOG packet message located, not copied: its header, and where each attribute is, every
+/// one checked as [`LogPacket::parse`] checks it (that parse is built on this). The readers
+/// take the message's bytes ([`NlMsg::as_bytes`]) again and decode one attribute each; given
+/// other bytes they return nonsense or `None`, never panic.
+///
+/// This is what a receive loop keeps per message (`netfilter`'s `LogPacket` keeps it beside
+/// the datagram): small, `Copy`, made in one walk over the attributes.
+///
+/// ```
+/// use netfilter_safe::wire::{LogAttrs, LogPacket, NlMsg};
+///
+/// # fn main() -> Result<(), netfilter_safe::wire::WireError> {
+/// let mut packet = LogPacket::default();
+/// packet.header.res_id = 3;
+/// packet.mark = Some(7);
+/// packet.prefix = Some(b"in".as_slice().into());
+/// let bytes = netfilter_safe::wire::Emit::to_bytes(&packet)?;
+/// let msg = NlMsg::new_checked(&bytes)?;
+/// let attrs = LogAttrs::locate(&msg)?;
+/// assert_eq!(attrs.header().res_id, 3);
+/// assert_eq!(attrs.mark(&bytes), Some(7));
+/// assert_eq!(attrs.prefix(&bytes), Some(b"in".as_slice()));
+/// assert_eq!(attrs.payload(&bytes), None);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogAttrs {
+    header: NfHeader,
+    packet_hdr: LogPacketHdr,
+    table: AttrTable<LOG_TYPES>,
+}
+
+impl LogAttrs {
+    /// Checks an NFLOG packet message and locates its attributes.
+    ///
+    /// # Errors
+    /// [`WireError::UnexpectedMessage`] for another message type; [`WireError::Truncated`] /
+    /// [`WireError::BadLength`] for broken framing; [`WireError::BadAttribute`] for a value of
+    /// the wrong size or a prefix without its NUL; [`WireError::MissingAttribute`] without
+    /// `NFULA_PACKET_HDR` or with an incomplete VLAN nest.
+    pub fn locate(msg: &NlMsg<'_>) -> Result<LogAttrs, WireError> {
+        expect_type(msg, LogPacket::MSG_TYPE)?;
+        let (nfgen, _) = msg.nfnetlink()?;
+        let bytes = msg.as_bytes();
+        let table = AttrTable::locate(bytes, ATTRS_START, check_attr)?;
+        let hdr = table
+            .get(bytes, PACKET_HDR)
+            .ok_or(WireError::MissingAttribute {
+                space: S,
+                kind: PACKET_HDR,
+            })?;
+        let b = hdr.value();
+        Ok(LogAttrs {
+            header: NfHeader::from_parts(msg.header(), &nfgen),
+            packet_hdr: LogPacketHdr {
+                hw_protocol: be_u16(b, offset_of!(sys::nfulnl_msg_packet_hdr, hw_protocol)),
+                hook: byte(b, offset_of!(sys::nfulnl_msg_packet_hdr, hook)),
+            },
+            table,
+        })
+    }
+
+    /// Header fields (`res_id` is the group number).
+    #[must_use]
+    pub fn header(&self) -> &NfHeader {
+        &self.header
+    }
+
+    /// `NFULA_PACKET_HDR`.
+    #[must_use]
+    pub fn packet_hdr(&self) -> LogPacketHdr {
+        self.packet_hdr
+    }
+
+    shared_readers!("NFULA_", Space::LogVlan);
+
+    fn u16(&self, msg: &[u8], kind: u16) -> Option<u16> {
+        be16(S, &self.table.get(msg, kind)?).ok()
+    }
+
+    /// `NFULA_PREFIX`, without its terminating NUL.
+    #[must_use]
+    pub fn prefix<'m>(&self, msg: &'m [u8]) -> Option<&'m [u8]> {
+        prefix_text(&self.table.get(msg, PREFIX)?).ok()
+    }
+
+    /// `NFULA_SEQ`.
+    #[must_use]
+    pub fn seq(&self, msg: &[u8]) -> Option<u32> {
+        self.u32(msg, SEQ)
+    }
+
+    /// `NFULA_SEQ_GLOBAL`.
+    #[must_use]
+    pub fn seq_global(&self, msg: &[u8]) -> Option<u32> {
+        self.u32(msg, SEQ_GLOBAL)
+    }
+
+    /// `NFULA_HWTYPE`.
+    #[must_use]
+    pub fn hw_type(&self, msg: &[u8]) -> Option<u16> {
+        self.u16(msg, HWTYPE)
+    }
+
+    /// `NFULA_HWHEADER`.
+    #[must_use]
+    pub fn hw_header<'m>(&self, msg: &'m [u8]) -> Option<&'m [u8]> {
+        self.value(msg, HWHEADER)
+    }
+
+    /// `NFULA_HWLEN`.
+    #[must_use]
+    pub fn hw_len(&self, msg: &[u8]) -> Option<u16> {
+        self.u16(msg, HWLEN)
+    }
+}
+
+/// Whether [`LogAttrs`] has a reader for attribute type `kind`.
+fn known_attr(kind: u16) -> bool {
+    matches!(
+        kind,
+        PACKET_HDR
+            | MARK
+            | TIMESTAMP
+            | IFINDEX_INDEV
+            | IFINDEX_OUTDEV
+            | IFINDEX_PHYSINDEV
+            | IFINDEX_PHYSOUTDEV
+            | HWADDR
+            | PAYLOAD
+            | PREFIX
+            | UID
+            | GID
+            | SEQ
+            | SEQ_GLOBAL
+            | HWTYPE
+            | HWHEADER
+            | HWLEN
+            | CT
+            | CT_INFO
+            | VLAN
+            | L2HDR
+    )
+}
+
+/// Checks one attribute of a packet message as its reader will decode it.
+fn check_attr(a: &Attr<'_>) -> Result<(), WireError> {
+    match a.kind() {
+        PACKET_HDR => exact::<PKT_HDR_LEN>(S, a).map(drop),
+        MARK | IFINDEX_INDEV | IFINDEX_OUTDEV | IFINDEX_PHYSINDEV | IFINDEX_PHYSOUTDEV | UID
+        | GID | SEQ | SEQ_GLOBAL | CT_INFO => be32(S, a).map(drop),
+        TIMESTAMP => parse_ts(S, a).map(drop),
+        HWADDR => parse_hw(S, a).map(drop),
+        PREFIX => prefix_text(a).map(drop),
+        HWTYPE | HWLEN => be16(S, a).map(drop),
+        VLAN => Vlan::parse(a, Space::LogVlan, VLAN_PROTO, VLAN_TCI).map(drop),
+        _ => Ok(()),
+    }
+}
+
+/// A prefix's text: the value without the NUL that must end it.
+fn prefix_text<'m>(a: &Attr<'m>) -> Result<&'m [u8], WireError> {
+    match a.value().split_last() {
+        Some((0, text)) => Ok(text),
+        _ => Err(WireError::BadAttribute {
+            space: S,
+            kind: PREFIX,
+            len: a.value().len(),
+        }),
+    }
 }
 
 /// A log configuration message (`NFULNL_MSG_CONFIG`), as a program sends it.

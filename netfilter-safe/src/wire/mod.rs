@@ -61,7 +61,7 @@ pub use attr::{
     NLA_TYPE_MASK, RawAttr, Timestamp, Vlan,
 };
 pub use error::{Part, Space, WireError};
-pub use log::{LogConfig, LogMode, LogPacket, LogPacketHdr, attr as log_attr};
+pub use log::{LogAttrs, LogConfig, LogMode, LogPacket, LogPacketHdr, attr as log_attr};
 pub use message::{ControlMsg, Message, Messages, NlError, push_message};
 pub use netlink::{
     ALIGNTO, Emit, NFGENMSG_LEN, NFNL_SUBSYS_CTNETLINK, NFNL_SUBSYS_QUEUE, NFNL_SUBSYS_ULOG,
@@ -69,6 +69,6 @@ pub use netlink::{
     NfHeader, NlMsg, NlMsgHeader, NlMsgIter, align, nfnl_msg_type,
 };
 pub use queue::{
-    BatchVerdict, CTA_MARK, QueueCmd, QueueConfig, QueuePacket, QueuePacketHdr, QueueParams,
-    Verdict, VerdictHdr, attr as queue_attr,
+    BatchVerdict, CTA_MARK, QueueAttrs, QueueCmd, QueueConfig, QueuePacket, QueuePacketHdr,
+    QueueParams, Verdict, VerdictHdr, attr as queue_attr,
 };

@@ -6,7 +6,11 @@ use std::borrow::Cow;
 
 use netfilter_queue_sys as sys;
 
-use super::attr::{Attr, AttrIter, HwAddr, NLA_F_NESTED, RawAttr, Timestamp, Vlan, be32, exact};
+use super::attr::shared_readers;
+use super::attr::{
+    ATTRS_START, Attr, AttrIter, AttrTable, HwAddr, NLA_F_NESTED, RawAttr, Timestamp, Vlan, be32,
+    exact,
+};
 use super::error::{Space, WireError};
 use super::netlink::{
     Emit, NfHeader, NlMsg, Writer, be_u16, be_u32, be_u64, byte, counted, emitted, nfnl_msg_type,
@@ -130,6 +134,14 @@ pub(crate) fn parse_hw(space: Space, a: &Attr<'_>) -> Result<HwAddr, WireError> 
     })
 }
 
+/// The address bytes of a checked `NFQA_HWADDR` / `NFULA_HWADDR`: `hw_addrlen` of them (at
+/// most 8), as they lie in the message.
+pub(crate) fn hw_addr_slice<'m>(a: &Attr<'m>) -> Option<&'m [u8]> {
+    let len = usize::from(parse_hw(S, a).ok()?.len).min(8);
+    let at = offset_of!(sys::nfqnl_msg_packet_hw, hw_addr);
+    a.value().get(at..at + len)
+}
+
 pub(crate) fn hw_bytes(hw: &HwAddr) -> [u8; HW_LEN] {
     let mut b = [0u8; HW_LEN];
     put_at(
@@ -185,6 +197,157 @@ pub(crate) fn write_ifindexes(
     };
     for (kind, v) in order.into_iter().flatten() {
         w.attr_u32(kind, v);
+    }
+}
+
+/// Attribute types [`QueueAttrs`] locates: every `NFQA_*` of a packet message it reads.
+const QUEUE_TYPES: usize = 1 + if PRIORITY > CGROUP_CLASSID {
+    PRIORITY as usize
+} else {
+    CGROUP_CLASSID as usize
+};
+
+/// An NFQUEUE packet message located, not copied: its header, and where each attribute is,
+/// every one checked as [`QueuePacket::parse`] checks it (that parse is built on this). The
+/// readers take the message's bytes ([`NlMsg::as_bytes`]) again and decode one attribute
+/// each; given other bytes they return nonsense or `None`, never panic.
+///
+/// This is what a receive loop keeps per packet (`netfilter`'s `Packet` keeps it beside the
+/// datagram): small, `Copy`, made in one walk over the attributes.
+///
+/// ```
+/// use netfilter_safe::wire::{Emit, NlMsg, QueueAttrs, QueuePacket};
+///
+/// # fn main() -> Result<(), netfilter_safe::wire::WireError> {
+/// let mut packet = QueuePacket::default();
+/// packet.header.res_id = 7;
+/// packet.packet_hdr.packet_id = 42;
+/// packet.payload = Some(b"\x45\x00".as_slice().into());
+/// let bytes = packet.to_bytes()?;
+/// let attrs = QueueAttrs::locate(&NlMsg::new_checked(&bytes)?)?;
+/// assert_eq!((attrs.header().res_id, attrs.packet_hdr().packet_id), (7, 42));
+/// assert_eq!(attrs.payload(&bytes), Some(b"\x45\x00".as_slice()));
+/// assert_eq!(attrs.mark(&bytes), None);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueAttrs {
+    header: NfHeader,
+    packet_hdr: QueuePacketHdr,
+    table: AttrTable<QUEUE_TYPES>,
+}
+
+impl QueueAttrs {
+    /// Checks an NFQUEUE packet message and locates its attributes.
+    ///
+    /// # Errors
+    /// [`WireError::UnexpectedMessage`] for another message type; [`WireError::Truncated`] /
+    /// [`WireError::BadLength`] for broken framing; [`WireError::BadAttribute`] for a value of
+    /// the wrong size; [`WireError::MissingAttribute`] without `NFQA_PACKET_HDR` or with an
+    /// incomplete VLAN nest.
+    pub fn locate(msg: &NlMsg<'_>) -> Result<QueueAttrs, WireError> {
+        expect_type(msg, QueuePacket::MSG_TYPE)?;
+        let (nfgen, _) = msg.nfnetlink()?;
+        let bytes = msg.as_bytes();
+        let table = AttrTable::locate(bytes, ATTRS_START, check_attr)?;
+        let hdr = table
+            .get(bytes, PACKET_HDR)
+            .ok_or(WireError::MissingAttribute {
+                space: S,
+                kind: PACKET_HDR,
+            })?;
+        Ok(QueueAttrs {
+            header: NfHeader::from_parts(msg.header(), &nfgen),
+            packet_hdr: QueuePacketHdr::parse(&hdr)?,
+            table,
+        })
+    }
+
+    /// Netlink and nfgenmsg header fields (`res_id` is the queue number).
+    #[must_use]
+    pub fn header(&self) -> &NfHeader {
+        &self.header
+    }
+
+    /// `NFQA_PACKET_HDR`.
+    #[must_use]
+    pub fn packet_hdr(&self) -> QueuePacketHdr {
+        self.packet_hdr
+    }
+
+    shared_readers!("NFQA_", Space::QueueVlan);
+
+    /// `NFQA_CAP_LEN`.
+    #[must_use]
+    pub fn cap_len(&self, msg: &[u8]) -> Option<u32> {
+        self.u32(msg, CAP_LEN)
+    }
+
+    /// `NFQA_SKB_INFO`.
+    #[must_use]
+    pub fn skb_info(&self, msg: &[u8]) -> Option<u32> {
+        self.u32(msg, SKB_INFO)
+    }
+
+    /// `NFQA_SECCTX`.
+    #[must_use]
+    pub fn secctx<'m>(&self, msg: &'m [u8]) -> Option<&'m [u8]> {
+        self.value(msg, SECCTX)
+    }
+
+    /// `NFQA_PRIORITY`.
+    #[must_use]
+    pub fn priority(&self, msg: &[u8]) -> Option<u32> {
+        self.u32(msg, PRIORITY)
+    }
+
+    /// `NFQA_CGROUP_CLASSID`.
+    #[must_use]
+    pub fn cgroup_classid(&self, msg: &[u8]) -> Option<u32> {
+        self.u32(msg, CGROUP_CLASSID)
+    }
+}
+
+/// Whether [`QueueAttrs`] has a reader for attribute type `kind`.
+fn known_attr(kind: u16) -> bool {
+    matches!(
+        kind,
+        PACKET_HDR
+            | MARK
+            | TIMESTAMP
+            | IFINDEX_INDEV
+            | IFINDEX_OUTDEV
+            | IFINDEX_PHYSINDEV
+            | IFINDEX_PHYSOUTDEV
+            | HWADDR
+            | PAYLOAD
+            | CT
+            | CT_INFO
+            | CAP_LEN
+            | SKB_INFO
+            | UID
+            | GID
+            | SECCTX
+            | VLAN
+            | L2HDR
+            | PRIORITY
+            | CGROUP_CLASSID
+    )
+}
+
+/// Checks one attribute of a packet message as its reader will decode it.
+fn check_attr(a: &Attr<'_>) -> Result<(), WireError> {
+    match a.kind() {
+        PACKET_HDR => QueuePacketHdr::parse(a).map(drop),
+        MARK | IFINDEX_INDEV | IFINDEX_OUTDEV | IFINDEX_PHYSINDEV | IFINDEX_PHYSOUTDEV
+        | CT_INFO | CAP_LEN | SKB_INFO | UID | GID | PRIORITY | CGROUP_CLASSID => {
+            be32(S, a).map(drop)
+        }
+        TIMESTAMP => parse_ts(S, a).map(drop),
+        HWADDR => parse_hw(S, a).map(drop),
+        VLAN => Vlan::parse(a, Space::QueueVlan, VLAN_PROTO, VLAN_TCI).map(drop),
+        _ => Ok(()),
     }
 }
 
@@ -251,48 +414,35 @@ impl<'a> QueuePacket<'a> {
     /// Parses an NFQUEUE packet message.
     ///
     /// # Errors
-    /// [`WireError::UnexpectedMessage`] for another message type, the framing errors of
-    /// [`AttrIter`], [`WireError::BadAttribute`] for a value of the wrong size, and
-    /// [`WireError::MissingAttribute`] without `NFQA_PACKET_HDR`.
+    /// As [`QueueAttrs::locate`].
     pub fn parse(msg: &NlMsg<'a>) -> Result<Self, WireError> {
-        expect_type(msg, Self::MSG_TYPE)?;
-        let (nfgen, attrs) = msg.nfnetlink()?;
-        let mut p = QueuePacket {
-            header: NfHeader::from_parts(msg.header(), &nfgen),
-            ..Default::default()
-        };
-        let mut hdr = None;
-        for a in AttrIter::new(attrs) {
-            let a = a?;
-            match a.kind() {
-                PACKET_HDR => hdr = Some(QueuePacketHdr::parse(&a)?),
-                MARK => p.mark = Some(be32(S, &a)?),
-                TIMESTAMP => p.timestamp = Some(parse_ts(S, &a)?),
-                IFINDEX_INDEV => p.indev = Some(be32(S, &a)?),
-                IFINDEX_OUTDEV => p.outdev = Some(be32(S, &a)?),
-                IFINDEX_PHYSINDEV => p.physindev = Some(be32(S, &a)?),
-                IFINDEX_PHYSOUTDEV => p.physoutdev = Some(be32(S, &a)?),
-                HWADDR => p.hw_addr = Some(parse_hw(S, &a)?),
-                PAYLOAD => p.payload = Some(Cow::Borrowed(a.value())),
-                CT => p.ct = Some(Cow::Borrowed(a.value())),
-                CT_INFO => p.ct_info = Some(be32(S, &a)?),
-                CAP_LEN => p.cap_len = Some(be32(S, &a)?),
-                SKB_INFO => p.skb_info = Some(be32(S, &a)?),
-                UID => p.uid = Some(be32(S, &a)?),
-                GID => p.gid = Some(be32(S, &a)?),
-                SECCTX => p.secctx = Some(Cow::Borrowed(a.value())),
-                VLAN => p.vlan = Some(Vlan::parse(&a, Space::QueueVlan, VLAN_PROTO, VLAN_TCI)?),
-                L2HDR => p.l2hdr = Some(Cow::Borrowed(a.value())),
-                PRIORITY => p.priority = Some(be32(S, &a)?),
-                CGROUP_CLASSID => p.cgroup_classid = Some(be32(S, &a)?),
-                _ => p.unknown.push(a.to_raw()),
-            }
-        }
-        p.packet_hdr = hdr.ok_or(WireError::MissingAttribute {
-            space: S,
-            kind: PACKET_HDR,
-        })?;
-        Ok(p)
+        let attrs = QueueAttrs::locate(msg)?;
+        let m = msg.as_bytes();
+        let cow = |b: Option<&'a [u8]>| b.map(Cow::Borrowed);
+        Ok(QueuePacket {
+            header: attrs.header,
+            packet_hdr: attrs.packet_hdr,
+            mark: attrs.mark(m),
+            timestamp: attrs.timestamp(m),
+            indev: attrs.indev(m),
+            outdev: attrs.outdev(m),
+            physindev: attrs.physindev(m),
+            physoutdev: attrs.physoutdev(m),
+            hw_addr: attrs.hw_addr(m),
+            payload: cow(attrs.payload(m)),
+            ct: cow(attrs.ct(m)),
+            ct_info: attrs.ct_info(m),
+            cap_len: attrs.cap_len(m),
+            skb_info: attrs.skb_info(m),
+            uid: attrs.uid(m),
+            gid: attrs.gid(m),
+            secctx: cow(attrs.secctx(m)),
+            vlan: attrs.vlan(m),
+            l2hdr: cow(attrs.l2hdr(m)),
+            priority: attrs.priority(m),
+            cgroup_classid: attrs.cgroup_classid(m),
+            unknown: attrs.unknown(m).map(|a| a.to_raw()).collect(),
+        })
     }
 
     /// Parses a buffer that holds one packet message.
