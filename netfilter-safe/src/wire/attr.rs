@@ -189,6 +189,7 @@ impl<const N: usize> AttrTable<N> {
     }
 
     /// The attribute of type `kind` in `msg`, the message the table was made from.
+    #[inline]
     pub(crate) fn get<'a>(&self, msg: &'a [u8], kind: u16) -> Option<Attr<'a>> {
         let at = usize::from(self.at.get(usize::from(kind))?.checked_sub(1)?) * ALIGNTO;
         let header = msg.get(at..at.checked_add(NLA_HDRLEN)?)?;
@@ -229,93 +230,109 @@ impl<const N: usize> AttrTable<N> {
 /// `table` field; `$name` is the constants' C prefix for the docs (`NFQA_`, `NFULA_`).
 macro_rules! shared_readers {
     ($name:literal, $vlan_space:expr) => {
+        #[inline]
         fn value<'m>(&self, msg: &'m [u8], kind: u16) -> Option<&'m [u8]> {
             self.table.get(msg, kind).map(|a| a.value())
         }
 
+        #[inline]
         fn u32(&self, msg: &[u8], kind: u16) -> Option<u32> {
             be32(S, &self.table.get(msg, kind)?).ok()
         }
 
         #[doc = concat!("`", $name, "MARK`.")]
+        #[inline]
         #[must_use]
         pub fn mark(&self, msg: &[u8]) -> Option<u32> {
             self.u32(msg, MARK)
         }
 
         #[doc = concat!("`", $name, "TIMESTAMP`.")]
+        #[inline]
         #[must_use]
         pub fn timestamp(&self, msg: &[u8]) -> Option<Timestamp> {
             parse_ts(S, &self.table.get(msg, TIMESTAMP)?).ok()
         }
 
         #[doc = concat!("`", $name, "IFINDEX_INDEV`.")]
+        #[inline]
         #[must_use]
         pub fn indev(&self, msg: &[u8]) -> Option<u32> {
             self.u32(msg, IFINDEX_INDEV)
         }
 
         #[doc = concat!("`", $name, "IFINDEX_OUTDEV`.")]
+        #[inline]
         #[must_use]
         pub fn outdev(&self, msg: &[u8]) -> Option<u32> {
             self.u32(msg, IFINDEX_OUTDEV)
         }
 
         #[doc = concat!("`", $name, "IFINDEX_PHYSINDEV`.")]
+        #[inline]
         #[must_use]
         pub fn physindev(&self, msg: &[u8]) -> Option<u32> {
             self.u32(msg, IFINDEX_PHYSINDEV)
         }
 
         #[doc = concat!("`", $name, "IFINDEX_PHYSOUTDEV`.")]
+        #[inline]
         #[must_use]
         pub fn physoutdev(&self, msg: &[u8]) -> Option<u32> {
             self.u32(msg, IFINDEX_PHYSOUTDEV)
         }
 
         #[doc = concat!("`", $name, "HWADDR`.")]
+        #[inline]
         #[must_use]
         pub fn hw_addr(&self, msg: &[u8]) -> Option<HwAddr> {
             parse_hw(S, &self.table.get(msg, HWADDR)?).ok()
         }
 
         #[doc = concat!("`", $name, "HWADDR`'s address bytes (`hw_addrlen` of them), as they lie in `msg`.")]
+        #[inline]
         #[must_use]
         pub fn hw_addr_bytes<'m>(&self, msg: &'m [u8]) -> Option<&'m [u8]> {
             hw_addr_slice(&self.table.get(msg, HWADDR)?)
         }
 
         #[doc = concat!("`", $name, "PAYLOAD`.")]
+        #[inline]
         #[must_use]
         pub fn payload<'m>(&self, msg: &'m [u8]) -> Option<&'m [u8]> {
             self.value(msg, PAYLOAD)
         }
 
         #[doc = concat!("`", $name, "UID`.")]
+        #[inline]
         #[must_use]
         pub fn uid(&self, msg: &[u8]) -> Option<u32> {
             self.u32(msg, UID)
         }
 
         #[doc = concat!("`", $name, "GID`.")]
+        #[inline]
         #[must_use]
         pub fn gid(&self, msg: &[u8]) -> Option<u32> {
             self.u32(msg, GID)
         }
 
         #[doc = concat!("`", $name, "CT`, raw.")]
+        #[inline]
         #[must_use]
         pub fn ct<'m>(&self, msg: &'m [u8]) -> Option<&'m [u8]> {
             self.value(msg, CT)
         }
 
         #[doc = concat!("`", $name, "CT_INFO`.")]
+        #[inline]
         #[must_use]
         pub fn ct_info(&self, msg: &[u8]) -> Option<u32> {
             self.u32(msg, CT_INFO)
         }
 
         #[doc = concat!("`", $name, "VLAN`.")]
+        #[inline]
         #[must_use]
         pub fn vlan(&self, msg: &[u8]) -> Option<Vlan> {
             let a = self.table.get(msg, VLAN)?;
@@ -323,6 +340,7 @@ macro_rules! shared_readers {
         }
 
         #[doc = concat!("`", $name, "L2HDR`.")]
+        #[inline]
         #[must_use]
         pub fn l2hdr<'m>(&self, msg: &'m [u8]) -> Option<&'m [u8]> {
             self.value(msg, L2HDR)

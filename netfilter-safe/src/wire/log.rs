@@ -383,12 +383,14 @@ impl LogAttrs {
     }
 
     /// Header fields (`res_id` is the group number).
+    #[inline]
     #[must_use]
     pub fn header(&self) -> &NfHeader {
         &self.header
     }
 
     /// `NFULA_PACKET_HDR`.
+    #[inline]
     #[must_use]
     pub fn packet_hdr(&self) -> LogPacketHdr {
         self.packet_hdr
@@ -396,41 +398,48 @@ impl LogAttrs {
 
     shared_readers!("NFULA_", Space::LogVlan);
 
+    #[inline]
     fn u16(&self, msg: &[u8], kind: u16) -> Option<u16> {
         be16(S, &self.table.get(msg, kind)?).ok()
     }
 
     /// `NFULA_PREFIX`, without its terminating NUL.
+    #[inline]
     #[must_use]
     pub fn prefix<'m>(&self, msg: &'m [u8]) -> Option<&'m [u8]> {
         prefix_text(&self.table.get(msg, PREFIX)?).ok()
     }
 
     /// `NFULA_SEQ`.
+    #[inline]
     #[must_use]
     pub fn seq(&self, msg: &[u8]) -> Option<u32> {
         self.u32(msg, SEQ)
     }
 
     /// `NFULA_SEQ_GLOBAL`.
+    #[inline]
     #[must_use]
     pub fn seq_global(&self, msg: &[u8]) -> Option<u32> {
         self.u32(msg, SEQ_GLOBAL)
     }
 
     /// `NFULA_HWTYPE`.
+    #[inline]
     #[must_use]
     pub fn hw_type(&self, msg: &[u8]) -> Option<u16> {
         self.u16(msg, HWTYPE)
     }
 
     /// `NFULA_HWHEADER`.
+    #[inline]
     #[must_use]
     pub fn hw_header<'m>(&self, msg: &'m [u8]) -> Option<&'m [u8]> {
         self.value(msg, HWHEADER)
     }
 
     /// `NFULA_HWLEN`.
+    #[inline]
     #[must_use]
     pub fn hw_len(&self, msg: &[u8]) -> Option<u16> {
         self.u16(msg, HWLEN)

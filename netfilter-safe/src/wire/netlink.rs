@@ -156,6 +156,7 @@ impl<'a> NlMsg<'a> {
     /// # Errors
     /// [`WireError::Truncated`] when `buf` is shorter than a netlink header;
     /// [`WireError::BadLength`] when `nlmsg_len` is below 16 or past the end of `buf`.
+    #[inline]
     pub fn new_checked(buf: &'a [u8]) -> Result<Self, WireError> {
         let header = NlMsgHeader::parse(buf)?;
         let len = header.len as usize;
@@ -177,12 +178,14 @@ impl<'a> NlMsg<'a> {
     }
 
     /// The netlink header.
+    #[inline]
     #[must_use]
     pub fn header(&self) -> &NlMsgHeader {
         &self.header
     }
 
     /// The whole message, header included, `nlmsg_len` bytes.
+    #[inline]
     #[must_use]
     pub fn as_bytes(&self) -> &'a [u8] {
         self.bytes

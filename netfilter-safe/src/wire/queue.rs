@@ -265,12 +265,14 @@ impl QueueAttrs {
     }
 
     /// Netlink and nfgenmsg header fields (`res_id` is the queue number).
+    #[inline]
     #[must_use]
     pub fn header(&self) -> &NfHeader {
         &self.header
     }
 
     /// `NFQA_PACKET_HDR`.
+    #[inline]
     #[must_use]
     pub fn packet_hdr(&self) -> QueuePacketHdr {
         self.packet_hdr
@@ -279,30 +281,35 @@ impl QueueAttrs {
     shared_readers!("NFQA_", Space::QueueVlan);
 
     /// `NFQA_CAP_LEN`.
+    #[inline]
     #[must_use]
     pub fn cap_len(&self, msg: &[u8]) -> Option<u32> {
         self.u32(msg, CAP_LEN)
     }
 
     /// `NFQA_SKB_INFO`.
+    #[inline]
     #[must_use]
     pub fn skb_info(&self, msg: &[u8]) -> Option<u32> {
         self.u32(msg, SKB_INFO)
     }
 
     /// `NFQA_SECCTX`.
+    #[inline]
     #[must_use]
     pub fn secctx<'m>(&self, msg: &'m [u8]) -> Option<&'m [u8]> {
         self.value(msg, SECCTX)
     }
 
     /// `NFQA_PRIORITY`.
+    #[inline]
     #[must_use]
     pub fn priority(&self, msg: &[u8]) -> Option<u32> {
         self.u32(msg, PRIORITY)
     }
 
     /// `NFQA_CGROUP_CLASSID`.
+    #[inline]
     #[must_use]
     pub fn cgroup_classid(&self, msg: &[u8]) -> Option<u32> {
         self.u32(msg, CGROUP_CLASSID)
