@@ -387,7 +387,7 @@ fn bench(work: &Path, options: Options, only: Option<Kind>) -> Outcome {
                                     .map(|split| format!(", packets per queue {split:?}"))
                                     .unwrap_or_default()
                             );
-                            samples.push(sample);
+                            samples.push(sample.in_round(round));
                         }
                         Err(error) => {
                             eprintln!(

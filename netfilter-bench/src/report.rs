@@ -30,6 +30,8 @@ pub struct Sample {
     /// Packets per queue, in queue order, when the consumer reports them (`queue-threads`).
     split: Option<Vec<u64>>,
     generated: Generated,
+    /// The round it was taken in (ratios pair samples of the same round).
+    round: usize,
 }
 
 type Outcome<T> = Result<T, Box<dyn std::error::Error>>;
@@ -73,7 +75,14 @@ impl Sample {
             drops: field("drops").ok(),
             split,
             generated,
+            round: 0,
         })
+    }
+
+    /// The same sample, marked as taken in `round`.
+    pub fn in_round(mut self, round: usize) -> Sample {
+        self.round = round;
+        self
     }
 
     /// Messages per second over the measured part.
@@ -140,6 +149,36 @@ struct Row {
     overruns: u64,
     /// The run whose packets were spread least evenly over the queues.
     worst_split: Option<Vec<u64>>,
+    /// (round, CPU µs per packet) and (round, packets/s) of every run.
+    cpu_by_round: Vec<(usize, f64)>,
+    pps_by_round: Vec<(usize, f64)>,
+}
+
+impl Row {
+    /// The median over the rounds of this row's CPU per packet over `base`'s in the same
+    /// round: each round runs every consumer back to back, so pairing them cancels what
+    /// drifts between rounds (the machine's other load, frequency).
+    fn cpu_vs(&self, base: Option<&Row>) -> f64 {
+        base.map_or(f64::NAN, |b| paired(&self.cpu_by_round, &b.cpu_by_round))
+    }
+
+    /// As [`Row::cpu_vs`], for packets per second.
+    fn pps_vs(&self, base: Option<&Row>) -> f64 {
+        base.map_or(f64::NAN, |b| paired(&self.pps_by_round, &b.pps_by_round))
+    }
+}
+
+/// The median of `values[r] / base[r]` over the rounds `r` both have.
+fn paired(values: &[(usize, f64)], base: &[(usize, f64)]) -> f64 {
+    median(
+        values
+            .iter()
+            .filter_map(|(round, v)| {
+                let (_, b) = base.iter().find(|(r, _)| r == round)?;
+                Some(v / b)
+            })
+            .collect(),
+    )
 }
 
 fn rows(samples: &[Sample], kind: Kind) -> Vec<Row> {
@@ -169,6 +208,8 @@ fn rows(samples: &[Sample], kind: Kind) -> Vec<Row> {
                     .iter()
                     .min_by(|a, b| a.smallest_share().total_cmp(&b.smallest_share()))
                     .and_then(|s| s.split.clone()),
+                cpu_by_round: runs.iter().map(|s| (s.round, s.cpu_us())).collect(),
+                pps_by_round: runs.iter().map(|s| (s.round, s.pps())).collect(),
             }
         })
         .collect()
@@ -201,6 +242,9 @@ pub fn print(
     println!(
         "{rounds} alternating rounds, {packets} packets per run (first 10 % warm-up), window {window}, NFLOG paced at {log_rate} pkt/s; medians"
     );
+    println!(
+        "Ratios (×) are medians of per-round ratios: each round runs every consumer back to back, so a consumer is compared with its baseline of the same round."
+    );
 
     let queue = rows(samples, Kind::Queue);
     if !queue.is_empty() {
@@ -228,8 +272,8 @@ fn print_queue(queue: &[Row]) {
                 .iter()
                 .find(|r| r.payload == row.payload && r.name.starts_with(prefix))
         };
-        let cpu_ratio = base("C plain").map_or(f64::NAN, |b| row.cpu_us / b.cpu_us);
-        let pps_ratio = base("C batch").map_or(f64::NAN, |b| row.pps / b.pps);
+        let cpu_ratio = row.cpu_vs(base("C plain"));
+        let pps_ratio = row.pps_vs(base("C batch"));
         println!(
             "| {} B | {} | {} | {:.2} % | {:.0} | {:.2} | {:.2}× | {:.2}× | {:.0} % |",
             row.payload,
@@ -264,7 +308,7 @@ fn print_scaling(scaling: &[Row], flows: usize) {
         let base = scaling.iter().find(|r| {
             r.payload == row.payload && r.worst_split.as_ref().is_some_and(|s| s.len() == 1)
         });
-        let cpu_ratio = base.map_or(f64::NAN, |b| row.cpu_us / b.cpu_us);
+        let cpu_ratio = row.cpu_vs(base);
         let split = row.worst_split.as_deref().unwrap_or(&[]);
         let total: u64 = split.iter().sum();
         let shares: Vec<String> = split
@@ -296,7 +340,7 @@ fn print_log(log: &[Row]) {
         let base = log.iter().find(|r| {
             r.payload == row.payload && r.qthresh == row.qthresh && r.name.starts_with('C')
         });
-        let cpu_ratio = base.map_or(f64::NAN, |b| row.cpu_us / b.cpu_us);
+        let cpu_ratio = row.cpu_vs(base);
         let qthresh = if row.qthresh == 0 {
             "kernel default".to_string()
         } else {
@@ -321,6 +365,15 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+
+    #[test]
+    fn ratios_pair_runs_of_the_same_round() {
+        let values = [(0, 2.0), (1, 4.0), (2, 9.0), (3, 100.0)];
+        // Round 3 has no baseline: left out. Ratios 2, 1, 3: median 2.
+        let base = [(0, 1.0), (1, 4.0), (2, 3.0)];
+        assert_eq!(paired(&values, &base), 2.0);
+        assert!(paired(&values, &[]).is_nan());
+    }
 
     fn generated() -> Generated {
         Generated {
