@@ -12,7 +12,7 @@ use std::cell::Cell;
 use std::panic::{self, AssertUnwindSafe};
 
 use crate::error::{Error, PanicPayload, Result};
-use crate::wire::{NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NlError, NlMsgIter, WireError};
+use crate::wire::{Incoming, NlMsgIter, WireError};
 
 /// Per-handle dispatch state; boxed by the handle so its address never moves.
 #[derive(Default)]
@@ -110,21 +110,8 @@ impl Dispatch {
                     break;
                 }
             };
-            let header = message.header();
-            match header.msg_type {
-                NLMSG_NOOP | NLMSG_DONE => {}
-                NLMSG_ERROR => match NlError::parse(&message) {
-                    Ok(ack) if ack.error == 0 => {}
-                    Ok(nack) => {
-                        let errno = std::io::Error::from_raw_os_error(nack.error.saturating_neg());
-                        failure.get_or_insert(Error::from_errno("kernel", errno));
-                    }
-                    Err(err) => {
-                        failure.get_or_insert(Error::Malformed(err));
-                    }
-                },
-                _ if header.is_control() => {}
-                t if t == packet_type => {
+            match Incoming::classify(message, packet_type) {
+                Ok(Incoming::Packet(message)) => {
                     let bytes = message.as_bytes();
                     if let Err(err) = validate(bytes) {
                         failure.get_or_insert(Error::Malformed(err));
@@ -134,7 +121,14 @@ impl Dispatch {
                     deliver(bytes);
                     delivered += 1;
                 }
-                _ => {}
+                Ok(Incoming::Error(errno)) => {
+                    let errno = std::io::Error::from_raw_os_error(errno);
+                    failure.get_or_insert(Error::from_errno("kernel", errno));
+                }
+                Ok(Incoming::Skip) => {}
+                Err(err) => {
+                    failure.get_or_insert(Error::Malformed(err));
+                }
             }
         }
         if let Some(PanicSlot(payload)) = self.panic.take() {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use netfilter_safe::transport::{NetlinkSocket, Transport};
-use netfilter_safe::wire::{self, Emit, NLMSG_ERROR, NlError, NlMsg, NlMsgIter};
+use netfilter_safe::wire::{self, Emit, Incoming, NLMSG_ERROR, NlError, NlMsg, NlMsgIter};
 
 use crate::error::{Error, Result};
 
@@ -416,20 +416,16 @@ impl Inbox {
             let len = message.as_bytes().len();
             let start = self.at;
             self.at = start.saturating_add(wire::align(len));
-            match message.header().msg_type {
-                t if t == packet_type => return Ok(Some(self.current.slice(start..start + len))),
-                NLMSG_ERROR => match NlError::parse(&message) {
-                    Ok(e) if e.error == 0 => {}
-                    Ok(e) => {
-                        return Err(Error::kernel(
-                            what.to_owned(),
-                            std::io::Error::from_raw_os_error(e.error.saturating_neg()),
-                        ));
-                    }
-                    Err(err) => return Err(Error::Malformed(err)),
-                },
-                // NLMSG_NOOP, NLMSG_DONE (the end of an NFLOG batch) and the rest carry nothing.
-                _ => {}
+            match Incoming::classify(message, packet_type) {
+                Ok(Incoming::Packet(_)) => return Ok(Some(self.current.slice(start..start + len))),
+                Ok(Incoming::Error(errno)) => {
+                    return Err(Error::kernel(
+                        what.to_owned(),
+                        std::io::Error::from_raw_os_error(errno),
+                    ));
+                }
+                Ok(Incoming::Skip) => {}
+                Err(err) => return Err(Error::Malformed(err)),
             }
         }
     }

@@ -35,8 +35,10 @@
 //! in any order, while the receive loop goes on. Verdict methods consume the packet, so a
 //! second verdict cannot be written; a packet dropped without one gets its queue's default
 //! verdict ([`QueueBuilder::default_verdict`], accept unless set), so nothing is stranded in
-//! the kernel. Its payload is a [`bytes::Bytes`] slice of the datagram the kernel sent: no
-//! copy is made.
+//! the kernel. A packet holds its message as a [`bytes::Bytes`] slice of the datagram the
+//! kernel sent (no copy is made) and decodes each attribute when asked; its payload is a
+//! `&[u8]` into that datagram ([`Packet::payload`]), or a `Bytes` that shares it
+//! ([`Packet::payload_bytes`]). Receiving allocates nothing in steady state.
 //!
 //! # Verdicts travel in batches
 //!

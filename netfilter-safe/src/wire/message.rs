@@ -96,6 +96,38 @@ impl Emit for ControlMsg<'_> {
     }
 }
 
+/// What one message of a datagram from the kernel means to a receive loop that serves
+/// messages of one type (queued or logged packets): the one classification both the safe
+/// layer's dispatch and the `netfilter` crate's receive path use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Incoming<'a> {
+    /// A message of the type the loop serves.
+    Packet(NlMsg<'a>),
+    /// The kernel's error report about an earlier request (a verdict, a configuration
+    /// message): the errno, positive.
+    Error(i32),
+    /// Nothing for the loop: an acknowledgement (`NLMSG_ERROR` with 0), `NLMSG_NOOP`, the
+    /// `NLMSG_DONE` that ends an NFLOG batch, or any other type.
+    Skip,
+}
+
+impl<'a> Incoming<'a> {
+    /// Classifies `message` for a loop serving messages of type `packet_type`.
+    ///
+    /// # Errors
+    /// As [`NlError::parse`], for an `NLMSG_ERROR` too short to hold its error code.
+    pub fn classify(message: NlMsg<'a>, packet_type: u16) -> Result<Self, WireError> {
+        match message.header().msg_type {
+            t if t == packet_type => Ok(Incoming::Packet(message)),
+            NLMSG_ERROR => match NlError::parse(&message)?.error {
+                0 => Ok(Incoming::Skip),
+                error => Ok(Incoming::Error(error.saturating_neg())),
+            },
+            _ => Ok(Incoming::Skip),
+        }
+    }
+}
+
 /// An `NLMSG_ERROR` message: an error code (0 for an acknowledgement) and the header of the
 /// message it answers.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
@@ -262,4 +294,45 @@ impl core::iter::FusedIterator for Messages<'_> {}
 pub fn push_message(out: &mut Vec<u8>, msg: &dyn Emit) -> Result<(), WireError> {
     out.resize(align(out.len()), 0);
     msg.emit(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A bare message: a netlink header of `msg_type` and `payload`.
+    fn message(msg_type: u16, payload: &[u8]) -> Vec<u8> {
+        let mut m = Vec::new();
+        m.extend_from_slice(&((NLMSG_HDRLEN + payload.len()) as u32).to_ne_bytes());
+        m.extend_from_slice(&msg_type.to_ne_bytes());
+        m.extend_from_slice(&[0; 10]);
+        m.extend_from_slice(payload);
+        m
+    }
+
+    fn classify(bytes: &[u8], packet_type: u16) -> Result<Incoming<'_>, WireError> {
+        Incoming::classify(NlMsg::new_checked(bytes).expect("framed"), packet_type)
+    }
+
+    #[test]
+    fn classify_tells_packets_errors_and_the_rest_apart() {
+        let packet = message(QueuePacket::MSG_TYPE, &[0; 4]);
+        assert!(matches!(
+            classify(&packet, QueuePacket::MSG_TYPE),
+            Ok(Incoming::Packet(_))
+        ));
+        // The same type, served by a loop of another type: nothing for it.
+        assert_eq!(classify(&packet, LogPacket::MSG_TYPE), Ok(Incoming::Skip));
+        let ack = message(NLMSG_ERROR, &[0; 4]);
+        assert_eq!(classify(&ack, QueuePacket::MSG_TYPE), Ok(Incoming::Skip));
+        let nack = message(NLMSG_ERROR, &(-libc::ENOENT).to_ne_bytes());
+        assert_eq!(
+            classify(&nack, QueuePacket::MSG_TYPE),
+            Ok(Incoming::Error(libc::ENOENT))
+        );
+        let done = message(NLMSG_DONE, &[0; 4]);
+        assert_eq!(classify(&done, LogPacket::MSG_TYPE), Ok(Incoming::Skip));
+        let short = message(NLMSG_ERROR, &[0; 2]);
+        assert!(classify(&short, QueuePacket::MSG_TYPE).is_err());
+    }
 }
