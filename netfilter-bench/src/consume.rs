@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use netfilter::{LogGroup, Queue};
 use netfilter_safe::CopyMode;
+use netfilter_safe::log::LogHandle;
 use netfilter_safe::queue::{QueueHandle, Verdict};
 
 use crate::measure::Snap;
@@ -44,6 +45,7 @@ pub fn run(kind: &str, plan: Plan) -> Outcome {
         "queue-safe" => queue_safe(plan),
         "queue-threads" => queue_threads(plan),
         "log-default" => log(plan),
+        "log-safe" => log_safe(plan),
         other => Err(format!("unknown consumer kind {other:?}").into()),
     }
 }
@@ -366,5 +368,80 @@ fn log(plan: Plan) -> Outcome {
         overruns,
         &format!(" drops={drops}"),
     );
+    Ok(())
+}
+
+/// The safe layer's log group: one `recv`, one `handle_packet` per datagram, as the C program
+/// does (C's dispatch under the safe layer's strict check), with the same receive buffer and
+/// idle timeout (`SO_RCVTIMEO`).
+fn log_safe(plan: Plan) -> Outcome {
+    let handle = LogHandle::open()?;
+    let count = Cell::new(0u64);
+    let start = Cell::new(Snap::now());
+    let mut group = handle.bind_group(plan.num)?;
+    group.set_mode(CopyMode::Packet, 0xffff)?;
+    if plan.qthresh > 0 {
+        group.set_qthresh(plan.qthresh)?;
+    }
+    group.set_callback(|message| {
+        black_box(message.payload().map(<[u8]>::len));
+        count.set(count.get() + 1);
+        if count.get() == plan.warm {
+            start.set(Snap::now());
+        }
+    })?;
+    if let Err(netfilter_safe::Error::NotPermitted { .. }) =
+        handle.set_recv_buffer_size(4 << 20, true)
+    {
+        handle.set_recv_buffer_size(4 << 20, false)?;
+    }
+    let tv = libc::timeval {
+        tv_sec: plan.idle.as_secs() as libc::time_t,
+        tv_usec: plan.idle.subsec_micros() as libc::suseconds_t,
+    };
+    // SAFETY: `tv` is a timeval that lives across the call and its size is passed; the
+    // descriptor is the handle's, open for the handle's lifetime.
+    let rc = unsafe {
+        libc::setsockopt(
+            handle.fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            (&tv as *const libc::timeval).cast(),
+            size_of::<libc::timeval>() as libc::socklen_t,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error().into());
+    }
+    ready()?;
+    let mut buf = vec![0u8; 0x30000];
+    let mut overruns = 0u64;
+    while count.get() < plan.count {
+        match handle.recv(&mut buf) {
+            Ok(n) => {
+                handle.handle_packet(&buf[..n])?;
+            }
+            Err(netfilter_safe::Error::Overrun) => overruns += 1,
+            Err(netfilter_safe::Error::Call { source, .. })
+                if source.kind() == io::ErrorKind::WouldBlock =>
+            {
+                break;
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+    if count.get() < plan.warm {
+        start.set(Snap::now());
+    }
+    let mut last = Snap::now();
+    if count.get() < plan.count {
+        last.wall = last
+            .wall
+            .checked_sub(plan.idle)
+            .filter(|&wall| wall > start.get().wall)
+            .unwrap_or(last.wall);
+    }
+    Snap::print_result(count.get(), plan.warm, &start.get(), &last, overruns, "");
+    drop(group);
     Ok(())
 }

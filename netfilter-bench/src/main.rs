@@ -107,11 +107,21 @@ const QUEUE_CONSUMERS: [Consumer; 5] = [
     ),
 ];
 
-const LOG_CONSUMERS: [Consumer; 4] = [
+const LOG_CONSUMERS: [Consumer; 6] = [
     Consumer::log("C libnetfilter_log", Program::C("nflog_plain"), 0),
     Consumer::log("netfilter LogGroup", Program::Rust("log-default"), 0),
+    Consumer::log(
+        "netfilter-safe, handle_packet",
+        Program::Rust("log-safe"),
+        0,
+    ),
     Consumer::log("C libnetfilter_log", Program::C("nflog_plain"), 1),
     Consumer::log("netfilter LogGroup", Program::Rust("log-default"), 1),
+    Consumer::log(
+        "netfilter-safe, handle_packet",
+        Program::Rust("log-safe"),
+        1,
+    ),
 ];
 
 /// The scaling table: the same `queue-threads` consumer (a `netfilter` Queue with its
