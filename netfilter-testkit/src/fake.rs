@@ -116,8 +116,8 @@ use netfilter_safe::wire::{
 use crate::Error;
 use crate::synth::{Datagram, LogPacketBuilder, QueuePacketBuilder};
 
-/// `NLM_F_CAPPED` (`linux/netlink.h`): an `NLMSG_ERROR` that carries only the request's header.
-pub const NLM_F_CAPPED: u16 = 0x100;
+/// `NLM_F_CAPPED`, re-exported from the wire layer, where it is defined.
+pub use netfilter_safe::wire::NLM_F_CAPPED;
 
 /// `ENOTSUPP` (524): the kernel-internal errno `nfnetlink` returns for an unknown command and
 /// for packet messages sent to the kernel; programs see it as is.
@@ -639,57 +639,12 @@ fn error_reply(port_id: u32, msg: &NlMsg<'_>, code: i32) -> Vec<u8> {
     err.to_bytes().unwrap_or_default()
 }
 
-fn owned(c: Option<Cow<'_, [u8]>>) -> Option<Cow<'static, [u8]>> {
-    c.map(|c| Cow::Owned(c.into_owned()))
-}
-
 fn decode(msg: &NlMsg<'_>) -> Sent {
     match Message::parse(msg) {
-        Ok(Message::QueueConfig(c)) => {
-            let mut o = QueueConfig::default();
-            o.header = c.header;
-            o.cmd = c.cmd;
-            o.params = c.params;
-            o.queue_maxlen = c.queue_maxlen;
-            o.mask = c.mask;
-            o.flags = c.flags;
-            o.unknown = c.unknown.into_iter().map(|a| a.into_owned()).collect();
-            Sent::QueueConfig(o)
-        }
-        Ok(Message::Verdict(v)) => {
-            let mut o = Verdict::default();
-            o.header = v.header;
-            o.verdict_hdr = v.verdict_hdr;
-            o.mark = v.mark;
-            o.priority = v.priority;
-            o.payload = owned(v.payload);
-            o.ct = owned(v.ct);
-            o.vlan = v.vlan;
-            o.l2hdr = owned(v.l2hdr);
-            o.unknown = v.unknown.into_iter().map(|a| a.into_owned()).collect();
-            Sent::Verdict(Box::new(o))
-        }
-        Ok(Message::BatchVerdict(v)) => {
-            let mut o = BatchVerdict::default();
-            o.header = v.header;
-            o.verdict_hdr = v.verdict_hdr;
-            o.mark = v.mark;
-            o.priority = v.priority;
-            o.unknown = v.unknown.into_iter().map(|a| a.into_owned()).collect();
-            Sent::BatchVerdict(o)
-        }
-        Ok(Message::LogConfig(c)) => {
-            let mut o = LogConfig::default();
-            o.header = c.header;
-            o.cmd = c.cmd;
-            o.mode = c.mode;
-            o.nlbufsiz = c.nlbufsiz;
-            o.timeout = c.timeout;
-            o.qthresh = c.qthresh;
-            o.flags = c.flags;
-            o.unknown = c.unknown.into_iter().map(|a| a.into_owned()).collect();
-            Sent::LogConfig(o)
-        }
+        Ok(Message::QueueConfig(c)) => Sent::QueueConfig(c.into_owned()),
+        Ok(Message::Verdict(v)) => Sent::Verdict(Box::new(v.into_owned())),
+        Ok(Message::BatchVerdict(v)) => Sent::BatchVerdict(v.into_owned()),
+        Ok(Message::LogConfig(c)) => Sent::LogConfig(c.into_owned()),
         Ok(_) => Sent::Other,
         Err(e) => Sent::Malformed(e),
     }

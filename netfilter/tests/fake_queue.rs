@@ -8,7 +8,8 @@ use netfilter_testkit::fake::{FakeKernel, SettledBy};
 use netfilter_testkit::synth::QueuePacketBuilder;
 use netfilter_testkit::synth::payload;
 
-const WAIT: Duration = Duration::from_secs(5);
+mod common;
+use common::WAIT;
 
 fn udp(text: &[u8]) -> Vec<u8> {
     let (src, dst) = ([10, 0, 0, 1].into(), [10, 0, 0, 2].into());

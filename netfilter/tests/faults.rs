@@ -5,7 +5,6 @@
 //! (a signal handler is process-wide).
 
 use std::io::{BufRead, BufReader, Read};
-use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,44 +13,15 @@ use std::time::Duration;
 use netfilter::{Error, LogGroup, MAX_COPY_RANGE, MAX_VERDICT_PAYLOAD, Namespace, Packet, Queue};
 use netfilter_testkit::fake::FakeKernel;
 use netfilter_testkit::fake::Sent;
-use netfilter_testkit::rules::{Hook as RuleHook, Protocol, Rule};
 use netfilter_testkit::synth::{LogPacketBuilder, QueuePacketBuilder};
 use netfilter_testkit::traffic::{UdpReceiver, udp_send};
-use netfilter_testkit::{Sandbox, procfs, sandbox_or_skip};
+use netfilter_testkit::{procfs, sandbox_or_skip};
 
-const WAIT: Duration = Duration::from_secs(5);
+mod common;
+use common::queue::{next, open};
+use common::{WAIT, local, log_rule_without_prefix, out_of_range, queue_row, queue_rule};
+
 const QUIET: Duration = Duration::from_millis(300);
-
-fn local(port: u16) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], port))
-}
-
-/// Queues UDP to `port` on OUTPUT of `sandbox` into queue `num`.
-fn queue_rule(sandbox: &Sandbox, num: u16, port: u16) {
-    Rule::queue(num)
-        .hook(RuleHook::Output)
-        .protocol(Protocol::Udp)
-        .dport(port)
-        .apply(sandbox)
-        .expect("NFQUEUE rule");
-}
-
-fn open(sandbox: &Sandbox, builder: impl FnOnce() -> netfilter::QueueBuilder + Send) -> Queue {
-    sandbox.run(|| builder().open()).expect("open queue")
-}
-
-fn next(queue: &mut Queue) -> Packet {
-    queue
-        .recv_timeout(WAIT)
-        .expect("recv")
-        .expect("a packet within the wait")
-}
-
-fn row(sandbox: &Sandbox, num: u16) -> procfs::QueueRow {
-    procfs::queue_row(sandbox, num)
-        .expect("procfs")
-        .expect("the queue's row")
-}
 
 #[test]
 fn a_full_queue_drops_without_fail_open_and_accepts_with_it() {
@@ -72,13 +42,13 @@ fn a_full_queue_drops_without_fail_open_and_accepts_with_it() {
         closed_rx.recv(QUIET).is_err(),
         "nothing passes a full queue"
     );
-    let r = row(&sandbox, 20);
+    let r = queue_row(&sandbox, 20);
     assert_eq!((r.queue_total, r.queue_dropped), (1, 2), "{r:?}");
     // With it: one waits, the two others were accepted, and nothing counts as dropped.
     for _ in 0..2 {
         assert_eq!(open_rx.recv(WAIT).expect("accepted").0, b"open");
     }
-    let r = row(&sandbox, 21);
+    let r = queue_row(&sandbox, 21);
     assert_eq!((r.queue_total, r.queue_dropped), (1, 0), "{r:?}");
 
     // The loop goes on: the waiting packets still get their verdicts.
@@ -86,8 +56,8 @@ fn a_full_queue_drops_without_fail_open_and_accepts_with_it() {
     next(&mut open_).accept().expect("accept");
     assert_eq!(closed_rx.recv(WAIT).expect("delivered").0, b"closed");
     assert_eq!(open_rx.recv(WAIT).expect("delivered").0, b"open");
-    assert_eq!(row(&sandbox, 20).queue_total, 0);
-    assert_eq!(row(&sandbox, 21).queue_total, 0);
+    assert_eq!(queue_row(&sandbox, 20).queue_total, 0);
+    assert_eq!(queue_row(&sandbox, 21).queue_total, 0);
 }
 
 /// Set in the environment of the child process that holds a queue and a log group.
@@ -145,7 +115,7 @@ fn another_process_owning_the_queue_or_group_is_a_typed_error() {
         let n = stdout.read_line(&mut line).expect("child's stdout");
         assert!(n > 0, "the child ended before binding queue and group 22");
     }
-    let owner = row(&sandbox, 22).peer_portid;
+    let owner = queue_row(&sandbox, 22).peer_portid;
 
     let err = sandbox
         .run(|| Queue::builder(22).open())
@@ -166,7 +136,11 @@ fn another_process_owning_the_queue_or_group_is_a_typed_error() {
         matches!(err, Error::NotPermitted { ref request } if request == "bind log group 22"),
         "{err:?}"
     );
-    assert_eq!(row(&sandbox, 22).peer_portid, owner, "still the child's");
+    assert_eq!(
+        queue_row(&sandbox, 22).peer_portid,
+        owner,
+        "still the child's"
+    );
 
     // Once the owner exits, the kernel frees both numbers.
     drop(child.stdin.take());
@@ -189,7 +163,7 @@ fn late_verdicts_after_the_queue_is_unbound_are_typed_errors() {
         udp_send(&sandbox, local(9423), text).expect("send");
     }
     let mut held: Vec<Packet> = (0..4).map(|_| next(&mut queue)).collect();
-    assert_eq!(row(&sandbox, 23).queue_total, 4, "all four held");
+    assert_eq!(queue_row(&sandbox, 23).queue_total, 4, "all four held");
     drop(queue);
     assert!(
         procfs::queue_row(&sandbox, 23).expect("procfs").is_none(),
@@ -329,13 +303,6 @@ fn without_cap_net_admin_the_error_says_what_is_needed() {
     let _queue = open(&sandbox, || Queue::builder(26));
 }
 
-fn out_of_range(err: &Error) -> Option<&'static str> {
-    match err {
-        Error::OutOfRange { what, .. } => Some(what),
-        _ => None,
-    }
-}
-
 #[test]
 fn bad_queue_input_is_refused_before_anything_is_sent() {
     let (kernel, transport) = FakeKernel::new().expect("fake");
@@ -458,12 +425,7 @@ fn a_receive_timeout_of_duration_max_does_not_panic() {
     let mut group = sandbox
         .run(|| LogGroup::builder(27).open())
         .expect("open group");
-    Rule::log(27)
-        .hook(RuleHook::Output)
-        .protocol(Protocol::Udp)
-        .dport(9428)
-        .apply(&sandbox)
-        .expect("NFLOG rule");
+    log_rule_without_prefix(&sandbox, 27, 9428);
     udp_send(&sandbox, local(9427), b"max").expect("send");
     // Logged on its own port: the queue's accept ends the chain for 9427.
     udp_send(&sandbox, local(9428), b"max").expect("send");

@@ -1,16 +1,18 @@
 //! A signal during a blocking receive (`EINTR`) is retried: its own test binary, because the
 //! signal handler it installs is process-wide.
 
-use std::net::SocketAddr;
 use std::os::unix::thread::JoinHandleExt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use netfilter::Queue;
-use netfilter_testkit::rules::{Hook as RuleHook, Protocol, Rule};
 use netfilter_testkit::sandbox_or_skip;
 use netfilter_testkit::traffic::udp_send;
+
+mod common;
+use common::queue::open;
+use common::{local, queue_rule};
 
 static HANDLED: AtomicUsize = AtomicUsize::new(0);
 
@@ -38,16 +40,9 @@ fn install_handler() {
 #[test]
 fn eintr_during_recv_is_retried() {
     let sandbox = sandbox_or_skip!();
-    Rule::queue(25)
-        .hook(RuleHook::Output)
-        .protocol(Protocol::Udp)
-        .dport(9425)
-        .apply(&sandbox)
-        .expect("NFQUEUE rule");
-    let dst = SocketAddr::from(([127, 0, 0, 1], 9425));
-    let mut queue = sandbox
-        .run(|| Queue::builder(25).open())
-        .expect("open queue");
+    queue_rule(&sandbox, 25, 9425);
+    let dst = local(9425);
+    let mut queue = open(&sandbox, || Queue::builder(25));
     install_handler();
 
     let (done_tx, done_rx) = mpsc::channel();

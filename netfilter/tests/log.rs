@@ -3,62 +3,23 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
 use netfilter::{CopyMode, Error, Family, Hook, LogFlags, LogGroup, LogPacket, Namespace};
 use netfilter_testkit::fake::FakeKernel;
-use netfilter_testkit::rules::{Hook as RuleHook, Protocol, Rule};
 use netfilter_testkit::synth::LogPacketBuilder;
 use netfilter_testkit::traffic::udp_send;
-use netfilter_testkit::{Sandbox, procfs, sandbox_or_skip};
+use netfilter_testkit::{procfs, sandbox_or_skip};
 
-const WAIT: Duration = Duration::from_secs(5);
-
-fn local(port: u16) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], port))
-}
-
-/// Logs UDP to `port` on OUTPUT of `sandbox` to `group` with `prefix`.
-fn log_rule(sandbox: &Sandbox, group: u16, port: u16, prefix: &str) {
-    Rule::log(group)
-        .hook(RuleHook::Output)
-        .protocol(Protocol::Udp)
-        .dport(port)
-        .prefix(prefix)
-        .apply(sandbox)
-        .expect("NFLOG rule");
-}
-
-/// Opens log groups inside `sandbox` (the socket stays there when the value moves out).
-fn open(sandbox: &Sandbox, builder: impl FnOnce() -> netfilter::LogBuilder + Send) -> LogGroup {
-    sandbox.run(|| builder().open()).expect("open log group")
-}
-
-fn next(log: &mut LogGroup) -> LogPacket {
-    log.recv_timeout(WAIT)
-        .expect("recv")
-        .expect("a packet within the wait")
-}
-
-/// The UDP payload of an IPv4 packet.
-fn udp_data(packet: &LogPacket) -> Vec<u8> {
-    let p = packet.payload();
-    let ihl = usize::from(p[0] & 0x0f) * 4;
-    p[ihl + 8..].to_vec()
-}
+mod common;
+use common::log::{next, open};
+use common::{WAIT, local, log_rule, out_of_range, udp_data};
 
 /// The effective uid of this process (the owner of `/proc/self`).
 fn euid() -> u32 {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata("/proc/self").expect("/proc/self").uid()
-}
-
-fn out_of_range(err: &Error) -> Option<&'static str> {
-    match err {
-        Error::OutOfRange { what, .. } => Some(what),
-        _ => None,
-    }
 }
 
 #[test]
@@ -87,7 +48,7 @@ fn prefix_payload_and_metadata() {
     );
     assert_eq!(packet.uid(), Some(euid()), "local traffic carries the uid");
     assert!(packet.gid().is_some());
-    assert_eq!(udp_data(&packet), b"logged");
+    assert_eq!(udp_data(packet.payload()), b"logged");
     assert_eq!(
         packet.payload().len(),
         20 + 8 + 6,
@@ -201,7 +162,7 @@ fn timeout_as_duration_flushes_a_partial_batch() {
     let start = Instant::now();
     udp_send(&sandbox, local(9405), b"a").expect("send");
     udp_send(&sandbox, local(9405), b"b").expect("send");
-    let got: Vec<Vec<u8>> = (0..2).map(|_| udp_data(&next(&mut log))).collect();
+    let got: Vec<Vec<u8>> = (0..2).map(|_| udp_data(next(&mut log).payload())).collect();
     let waited = start.elapsed();
     assert_eq!(got, [b"a".to_vec(), b"b".to_vec()]);
     assert!(
@@ -244,7 +205,7 @@ fn two_groups_on_one_socket() {
         .map(|_| {
             let p = next(&mut log);
             let prefix = p.prefix().expect("prefix").to_owned();
-            (p.group(), prefix, udp_data(&p))
+            (p.group(), prefix, udp_data(p.payload()))
         })
         .collect();
     assert_eq!(
@@ -287,7 +248,7 @@ fn a_group_served_from_another_namespace() {
     udp_send(&sandbox, local(9409), b"there").expect("send");
     let packet = next(&mut log);
     assert_eq!(
-        (packet.prefix(), udp_data(&packet)),
+        (packet.prefix(), udp_data(packet.payload())),
         (Some("elsewhere"), b"there".to_vec())
     );
 }
@@ -384,7 +345,7 @@ fn an_overrun_is_reported_with_the_lost_count_and_survived() {
         (packet.seq(), packet.lost_before()),
         (Some(BURST), Some(lost))
     );
-    assert_eq!(udp_data(&packet), b"again");
+    assert_eq!(udp_data(packet.payload()), b"again");
 }
 
 #[test]

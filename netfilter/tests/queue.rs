@@ -6,42 +6,11 @@ use std::time::Duration;
 use netfilter::{Error, Family, Hook, Namespace, Packet, Queue, Verdict, VerdictKind};
 use netfilter_testkit::rules::{Family as RuleFamily, Hook as RuleHook, Protocol, Rule};
 use netfilter_testkit::traffic::{UdpReceiver, udp_send};
-use netfilter_testkit::{Routed, Sandbox, TwoHosts, procfs, sandbox_or_skip};
+use netfilter_testkit::{Routed, TwoHosts, procfs, sandbox_or_skip};
 
-const WAIT: Duration = Duration::from_secs(5);
-
-fn local(port: u16) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], port))
-}
-
-/// Queues UDP to `port` on OUTPUT of `sandbox` into queue `num`.
-fn queue_rule(sandbox: &Sandbox, num: u16, port: u16) {
-    Rule::queue(num)
-        .hook(RuleHook::Output)
-        .protocol(Protocol::Udp)
-        .dport(port)
-        .apply(sandbox)
-        .expect("NFQUEUE rule");
-}
-
-/// Opens a queue inside `sandbox` (the socket stays there when the queue moves out).
-fn open(sandbox: &Sandbox, builder: impl FnOnce() -> netfilter::QueueBuilder + Send) -> Queue {
-    sandbox.run(|| builder().open()).expect("open queue")
-}
-
-fn next(queue: &mut Queue) -> Packet {
-    queue
-        .recv_timeout(WAIT)
-        .expect("recv")
-        .expect("a packet within the wait")
-}
-
-/// The UDP payload of an IPv4 packet.
-fn udp_data(packet: &Packet) -> Vec<u8> {
-    let p = packet.payload();
-    let ihl = usize::from(p[0] & 0x0f) * 4;
-    p[ihl + 8..].to_vec()
-}
+mod common;
+use common::queue::{next, open};
+use common::{WAIT, local, queue_row, queue_rule, udp_data};
 
 #[test]
 fn accept_and_drop_by_content_with_metadata() {
@@ -63,7 +32,7 @@ fn accept_and_drop_by_content_with_metadata() {
             (1, Hook::LocalOut, Family::Ipv4, 0x0800)
         );
         assert_eq!(packet.outdev(), Some(1), "sent out of lo");
-        if udp_data(&packet) == b"drop" {
+        if udp_data(packet.payload()) == b"drop" {
             packet.drop().expect("drop");
         } else {
             packet.accept().expect("accept");
@@ -213,7 +182,10 @@ fn queue_to_another_queue_on_the_same_socket() {
     assert_eq!(first.queue(), 5);
     first.queue_to(6, false).expect("to 6");
     let second = next(&mut queue);
-    assert_eq!((second.queue(), udp_data(&second)), (6, b"hop".to_vec()));
+    assert_eq!(
+        (second.queue(), udp_data(second.payload())),
+        (6, b"hop".to_vec())
+    );
     second.accept().expect("accept");
     assert_eq!(receiver.recv(WAIT).expect("delivered").0, b"hop");
 }
@@ -240,9 +212,7 @@ fn dropping_a_packet_gives_the_default_verdict() {
     );
     for (queue, num) in [(&accepting, 7), (&dropping, 8)] {
         queue.flush().expect("flush");
-        let row = procfs::queue_row(&sandbox, num)
-            .expect("procfs")
-            .expect("row");
+        let row = queue_row(&sandbox, num);
         assert_eq!(row.queue_total, 0, "nothing stranded in queue {num}");
     }
 }
@@ -282,9 +252,7 @@ fn fail_open_accepts_when_the_queue_is_full() {
     for _ in 0..2 {
         assert_eq!(receiver.recv(WAIT).expect("accepted while full").0, b"over");
     }
-    let row = procfs::queue_row(&sandbox, 10)
-        .expect("procfs")
-        .expect("row");
+    let row = queue_row(&sandbox, 10);
     assert_eq!((row.queue_total, row.queue_dropped), (1, 0));
 }
 
@@ -420,9 +388,7 @@ fn batching_coalesces_and_can_be_switched_off() {
         for _ in 0..20 {
             receiver.recv(WAIT).expect("delivered");
         }
-        let row = procfs::queue_row(&sandbox, 16)
-            .expect("procfs")
-            .expect("row");
+        let row = queue_row(&sandbox, 16);
         assert_eq!(row.queue_total, 0, "batching {batching}: all settled");
     }
 }

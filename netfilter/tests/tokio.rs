@@ -1,26 +1,22 @@
 //! The `tokio` feature against the real kernel: packets as an async stream.
 #![cfg(feature = "tokio")]
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use netfilter::Queue;
 use netfilter::tokio::AsyncQueue;
-use netfilter_testkit::rules::{Hook, Protocol, Rule};
 use netfilter_testkit::sandbox_or_skip;
 use netfilter_testkit::traffic::{UdpReceiver, udp_send};
+
+mod common;
+use common::{local, log_rule, queue_rule};
 
 #[test]
 fn packets_arrive_through_the_reactor_and_verdicts_go_back() {
     let sandbox = sandbox_or_skip!();
-    Rule::queue(21)
-        .hook(Hook::Output)
-        .protocol(Protocol::Udp)
-        .dport(9321)
-        .apply(&sandbox)
-        .expect("rule");
-    let queue = sandbox.run(|| Queue::builder(21).open()).expect("open");
-    let to = SocketAddr::from(([127, 0, 0, 1], 9321));
+    queue_rule(&sandbox, 21, 9321);
+    let queue = common::queue::open(&sandbox, || Queue::builder(21));
+    let to = local(9321);
     let receiver = UdpReceiver::bind(&sandbox, to).expect("receiver");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
@@ -60,17 +56,9 @@ fn log_groups_stream_too() {
     use netfilter::tokio::AsyncLogGroup;
 
     let sandbox = sandbox_or_skip!();
-    Rule::log(22)
-        .hook(Hook::Output)
-        .protocol(Protocol::Udp)
-        .dport(9322)
-        .prefix("async")
-        .apply(&sandbox)
-        .expect("rule");
-    let log = sandbox
-        .run(|| LogGroup::builder(22).qthresh(1).open())
-        .expect("open");
-    let to = SocketAddr::from(([127, 0, 0, 1], 9322));
+    log_rule(&sandbox, 22, 9322, "async");
+    let log = common::log::open(&sandbox, || LogGroup::builder(22).qthresh(1));
+    let to = local(9322);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()

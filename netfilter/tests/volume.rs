@@ -7,8 +7,10 @@ use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
 use netfilter::{CopyMode, LogGroup, Packet, Queue};
-use netfilter_testkit::rules::{Hook as RuleHook, Protocol, Rule};
 use netfilter_testkit::sandbox_or_skip;
+
+mod common;
+use common::{log_rule_without_prefix, queue_rule};
 
 const PORT: u16 = 9450;
 const BURST: usize = 32;
@@ -24,18 +26,8 @@ fn packets() -> usize {
 fn packets_through_a_queue_and_a_log_group_then_drops_in_every_order() {
     let sandbox = sandbox_or_skip!();
     // Log first (NFLOG goes on), then queue.
-    Rule::log(50)
-        .hook(RuleHook::Output)
-        .protocol(Protocol::Udp)
-        .dport(PORT)
-        .apply(&sandbox)
-        .expect("NFLOG rule");
-    Rule::queue(50)
-        .hook(RuleHook::Output)
-        .protocol(Protocol::Udp)
-        .dport(PORT)
-        .apply(&sandbox)
-        .expect("NFQUEUE rule");
+    log_rule_without_prefix(&sandbox, 50, PORT);
+    queue_rule(&sandbox, 50, PORT);
     let total = packets();
     let (queued, logged, delivered) = sandbox.run(|| {
         let mut queue = Queue::builder(50)

@@ -529,6 +529,22 @@ pub struct LogConfig<'a> {
 }
 
 impl<'a> LogConfig<'a> {
+    /// A copy that owns all its data. Every field is listed (no `..`), so a new one cannot
+    /// be forgotten here.
+    #[must_use]
+    pub fn into_owned(self) -> LogConfig<'static> {
+        LogConfig {
+            header: self.header,
+            cmd: self.cmd,
+            mode: self.mode,
+            nlbufsiz: self.nlbufsiz,
+            timeout: self.timeout,
+            qthresh: self.qthresh,
+            flags: self.flags,
+            unknown: self.unknown.into_iter().map(RawAttr::into_owned).collect(),
+        }
+    }
+
     /// `nlmsg_type` of a log configuration message.
     pub const MSG_TYPE: u16 = nfnl_msg_type(sys::NFNL_SUBSYS_ULOG, sys::NFULNL_MSG_CONFIG);
 

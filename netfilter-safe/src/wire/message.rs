@@ -96,6 +96,10 @@ impl Emit for ControlMsg<'_> {
     }
 }
 
+/// `NLM_F_CAPPED` (`linux/netlink.h`): in an `NLMSG_ERROR`'s flags, the error carries only the
+/// header of the request it answers (acknowledgements), not the whole request.
+pub const NLM_F_CAPPED: u16 = 0x100;
+
 /// What one message of a datagram from the kernel means to a receive loop that serves
 /// messages of one type (queued or logged packets): the one classification both the safe
 /// layer's dispatch and the `netfilter` crate's receive path use.
@@ -299,6 +303,7 @@ pub fn push_message(out: &mut Vec<u8>, msg: &dyn Emit) -> Result<(), WireError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::RawAttr;
 
     /// A bare message: a netlink header of `msg_type` and `payload`.
     fn message(msg_type: u16, payload: &[u8]) -> Vec<u8> {
@@ -312,6 +317,51 @@ mod tests {
 
     fn classify(bytes: &[u8], packet_type: u16) -> Result<Incoming<'_>, WireError> {
         Incoming::classify(NlMsg::new_checked(bytes).expect("framed"), packet_type)
+    }
+
+    #[test]
+    fn into_owned_keeps_every_field_of_what_a_program_sends() {
+        let extra = RawAttr {
+            raw_type: 0x7f,
+            value: Cow::Borrowed(b"new"),
+        };
+        let verdict = Verdict {
+            mark: Some(1),
+            priority: Some(2),
+            payload: Some(Cow::Borrowed(b"\x45\x00")),
+            unknown: vec![extra.clone()],
+            ..Default::default()
+        };
+        let batch = BatchVerdict {
+            mark: Some(4),
+            unknown: vec![extra.clone()],
+            ..Default::default()
+        };
+        let queue = QueueConfig {
+            queue_maxlen: Some(5),
+            flags: Some(6),
+            unknown: vec![extra.clone()],
+            ..Default::default()
+        };
+        let log = LogConfig {
+            qthresh: Some(7),
+            nlbufsiz: Some(8192),
+            unknown: vec![extra],
+            ..Default::default()
+        };
+        let messages: [&dyn Emit; 4] = [&verdict, &batch, &queue, &log];
+        for message in messages {
+            let bytes = message.to_bytes().expect("emitted");
+            let parsed =
+                Message::parse(&NlMsg::new_checked(&bytes).expect("framed")).expect("parsed");
+            match parsed {
+                Message::Verdict(v) => assert_eq!(v.clone().into_owned(), v),
+                Message::BatchVerdict(v) => assert_eq!(v.clone().into_owned(), v),
+                Message::QueueConfig(c) => assert_eq!(c.clone().into_owned(), c),
+                Message::LogConfig(c) => assert_eq!(c.clone().into_owned(), c),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -62,7 +62,7 @@ pub use attr::{
 };
 pub use error::{Part, Space, WireError};
 pub use log::{LogAttrs, LogConfig, LogMode, LogPacket, LogPacketHdr, attr as log_attr};
-pub use message::{ControlMsg, Incoming, Message, Messages, NlError, push_message};
+pub use message::{ControlMsg, Incoming, Message, Messages, NLM_F_CAPPED, NlError, push_message};
 pub use netlink::{
     ALIGNTO, Emit, NFGENMSG_LEN, NFNL_SUBSYS_CTNETLINK, NFNL_SUBSYS_QUEUE, NFNL_SUBSYS_ULOG,
     NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLMSG_MIN_TYPE, NLMSG_NOOP, NLMSG_OVERRUN, NfGenMsg,

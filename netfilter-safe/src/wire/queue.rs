@@ -632,6 +632,23 @@ pub struct Verdict<'a> {
 }
 
 impl<'a> Verdict<'a> {
+    /// A copy that owns all its data. Every field is listed (no `..`), so a new one cannot
+    /// be forgotten here.
+    #[must_use]
+    pub fn into_owned(self) -> Verdict<'static> {
+        Verdict {
+            header: self.header,
+            verdict_hdr: self.verdict_hdr,
+            mark: self.mark,
+            priority: self.priority,
+            payload: self.payload.map(|c| Cow::Owned(c.into_owned())),
+            ct: self.ct.map(|c| Cow::Owned(c.into_owned())),
+            vlan: self.vlan,
+            l2hdr: self.l2hdr.map(|c| Cow::Owned(c.into_owned())),
+            unknown: self.unknown.into_iter().map(RawAttr::into_owned).collect(),
+        }
+    }
+
     /// `nlmsg_type` of a verdict.
     pub const MSG_TYPE: u16 = nfnl_msg_type(sys::NFNL_SUBSYS_QUEUE, sys::NFQNL_MSG_VERDICT);
 
@@ -752,6 +769,19 @@ pub struct BatchVerdict<'a> {
 }
 
 impl<'a> BatchVerdict<'a> {
+    /// A copy that owns all its data. Every field is listed (no `..`), so a new one cannot
+    /// be forgotten here.
+    #[must_use]
+    pub fn into_owned(self) -> BatchVerdict<'static> {
+        BatchVerdict {
+            header: self.header,
+            verdict_hdr: self.verdict_hdr,
+            mark: self.mark,
+            priority: self.priority,
+            unknown: self.unknown.into_iter().map(RawAttr::into_owned).collect(),
+        }
+    }
+
     /// `nlmsg_type` of a batch verdict.
     pub const MSG_TYPE: u16 = nfnl_msg_type(sys::NFNL_SUBSYS_QUEUE, sys::NFQNL_MSG_VERDICT_BATCH);
 
@@ -859,6 +889,21 @@ pub struct QueueConfig<'a> {
 }
 
 impl<'a> QueueConfig<'a> {
+    /// A copy that owns all its data. Every field is listed (no `..`), so a new one cannot
+    /// be forgotten here.
+    #[must_use]
+    pub fn into_owned(self) -> QueueConfig<'static> {
+        QueueConfig {
+            header: self.header,
+            cmd: self.cmd,
+            params: self.params,
+            queue_maxlen: self.queue_maxlen,
+            mask: self.mask,
+            flags: self.flags,
+            unknown: self.unknown.into_iter().map(RawAttr::into_owned).collect(),
+        }
+    }
+
     /// `nlmsg_type` of a queue configuration message.
     pub const MSG_TYPE: u16 = nfnl_msg_type(sys::NFNL_SUBSYS_QUEUE, sys::NFQNL_MSG_CONFIG);
 
