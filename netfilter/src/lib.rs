@@ -105,6 +105,7 @@ pub mod log;
 mod packet;
 pub mod payload;
 mod queue;
+mod slabs;
 mod verdicts;
 
 #[cfg(feature = "tokio")]

@@ -1,0 +1,198 @@
+//! Receive buffers: the slabs received datagrams are cut from, reused in place so that
+//! steady-state receiving neither allocates nor zeroes.
+
+use bytes::{Bytes, BytesMut};
+
+use crate::conn::BURST;
+use crate::error::{Error, Result};
+
+/// Receive buffers are carved from slabs of this many maximum-size datagrams: a datagram
+/// takes only the bytes it needs.
+const SLAB_DATAGRAMS: usize = 4;
+
+/// Used-up slabs kept for reuse: enough for a whole burst of maximum-size datagrams, so that
+/// a burst never allocates once the program keeps up.
+const SPARE_SLABS: usize = BURST / SLAB_DATAGRAMS + 1;
+
+/// One slab: a buffer datagrams are cut from, and how much of it is known to be initialised.
+#[derive(Debug)]
+struct Slab {
+    /// The free rest of the slab (its front is where the next datagram lands).
+    buf: BytesMut,
+    /// The address of the slab's first byte.
+    base: usize,
+    /// How many bytes from `base` have been written (zeroed or received into) at least once.
+    initialised: usize,
+}
+
+impl Slab {
+    fn new(capacity: usize) -> Slab {
+        let buf = BytesMut::with_capacity(capacity);
+        Slab {
+            base: buf.as_ptr() as usize,
+            buf,
+            initialised: 0,
+        }
+    }
+
+    /// Takes the whole slab back for the next datagram, at its start, when no datagram cut
+    /// from it is alive any more; `false` (nothing changed) otherwise.
+    fn rewind(&mut self, capacity: usize) -> bool {
+        self.note_initialised();
+        self.buf.clear();
+        // With every other handle gone this moves the front back to the slab's start (a
+        // shared buffer is taken back only whole), else it changes nothing.
+        self.buf.try_reclaim(capacity) && self.buf.as_ptr() as usize == self.base
+    }
+
+    /// Records how far the bytes of `buf` reach into the slab.
+    fn note_initialised(&mut self) {
+        let end = self.buf.as_ptr() as usize + self.buf.len() - self.base;
+        self.initialised = self.initialised.max(end);
+    }
+
+    /// Makes `buf` `size` initialised bytes long (its capacity is at least `size`), zeroing
+    /// only bytes never written before.
+    fn fill(&mut self, size: usize) {
+        if self.buf.capacity() < size {
+            // Not reached (the caller makes room first), but growing `buf` would move it to
+            // another allocation, where `base` and `initialised` say nothing: start afresh.
+            *self = Slab::new(size);
+        }
+        let known = (self.base + self.initialised)
+            .saturating_sub(self.buf.as_ptr() as usize)
+            .min(size);
+        if self.buf.len() < known {
+            // SAFETY: `known` ≤ `size` ≤ the capacity, and the bytes from the front up to
+            // `known` lie below `base + initialised`: every one of them was written before
+            // (zeroed by `resize` or received into) in this allocation, which `buf` still
+            // owns; bytes written once stay initialised, and any `u8` value is valid.
+            unsafe { self.buf.set_len(known) };
+        }
+        self.buf.resize(size, 0);
+        self.note_initialised();
+    }
+}
+
+/// Where received datagrams land: the slab being filled and used-up slabs whose datagrams may
+/// still be alive (as packets). When every datagram cut from the current slab is gone (the
+/// program handled its packets before receiving again, the usual loop), the next one lands at
+/// the slab's start again, in memory still in the cache, as with one fixed buffer; otherwise
+/// datagrams are cut further along, and a used-up slab is taken back once its datagrams are
+/// gone. Steady-state receiving allocates nothing and zeroes nothing.
+#[derive(Debug)]
+pub(crate) struct Slabs {
+    current: Slab,
+    spares: Vec<Slab>,
+    /// The largest datagram expected.
+    size: usize,
+}
+
+impl Slabs {
+    /// Slabs for datagrams of up to `size` bytes.
+    pub(crate) fn new(size: usize) -> Slabs {
+        Slabs {
+            current: Slab::new(size * SLAB_DATAGRAMS),
+            spares: Vec::with_capacity(SPARE_SLABS),
+            size,
+        }
+    }
+
+    /// `size` initialised bytes to receive into: the current slab from its start when it is
+    /// free again, else the rest of it, else a spare slab that is free again, else a new one.
+    pub(crate) fn room(&mut self) -> &mut BytesMut {
+        let (size, capacity) = (self.size, self.size * SLAB_DATAGRAMS);
+        if !self.current.rewind(capacity) && self.current.buf.capacity() < size {
+            let free = self.spares.iter_mut().position(|s| s.rewind(capacity));
+            let next = match free {
+                Some(i) => self.spares.swap_remove(i),
+                None => Slab::new(capacity),
+            };
+            let used = std::mem::replace(&mut self.current, next);
+            // Past the limit, a used slab is freed when its last datagram goes.
+            if self.spares.len() < SPARE_SLABS {
+                self.spares.push(used);
+            }
+        }
+        self.current.fill(size);
+        &mut self.current.buf
+    }
+
+    /// Splits the `n` received bytes off the front of the current slab; the rest stays for
+    /// the next datagram.
+    pub(crate) fn take(&mut self, n: usize) -> Result<Bytes> {
+        if n > self.size {
+            return Err(Error::Io {
+                call: "recv",
+                source: std::io::Error::other(format!(
+                    "a {n}-byte datagram did not fit the {}-byte receive buffer",
+                    self.size
+                )),
+            });
+        }
+        Ok(self.current.buf.split_to(n).freeze())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Receives `text` as the next datagram, as a transport would.
+    fn receive(slabs: &mut Slabs, text: &[u8]) -> Bytes {
+        let size = slabs.size;
+        let room = slabs.room();
+        assert_eq!(room.len(), size, "a whole datagram's room");
+        room[..text.len()].copy_from_slice(text);
+        slabs.take(text.len()).expect("fits")
+    }
+
+    #[test]
+    fn live_datagrams_keep_their_bytes_and_free_slabs_are_reused_from_the_start() {
+        let mut slabs = Slabs::new(64);
+        let first = receive(&mut slabs, b"first");
+        let start = first.as_ptr();
+        // Held datagrams: each lands after the last, across slabs, none overwritten.
+        let held: Vec<Bytes> = (0..40u8).map(|i| receive(&mut slabs, &[i; 50])).collect();
+        assert_eq!(&first[..], b"first");
+        for (i, d) in held.iter().enumerate() {
+            assert_eq!(&d[..], &[i as u8; 50][..]);
+        }
+        drop((first, held));
+        // Everything is gone: the next datagram lands at a free slab's start, and the one
+        // after it at the same place again once it is dropped.
+        let again = receive(&mut slabs, b"again");
+        let at = again.as_ptr();
+        drop(again);
+        let next = receive(&mut slabs, b"next");
+        assert_eq!(next.as_ptr(), at, "the same bytes, still in the cache");
+        drop(next);
+        assert!(slabs.spares.len() <= SPARE_SLABS);
+        // Held datagrams fill the current slab; the next slab is a free spare (the first one
+        // among them), not a new allocation.
+        let held: Vec<Bytes> = (0..2 * SLAB_DATAGRAMS)
+            .map(|_| receive(&mut slabs, &[7; 60]))
+            .collect();
+        assert!(at == start || held.iter().any(|d| d.as_ptr() == start));
+    }
+
+    #[test]
+    fn room_is_zeroed_once_then_holds_what_was_received() {
+        let mut slabs = Slabs::new(16);
+        let room = slabs.room();
+        assert!(room.iter().all(|&b| b == 0), "fresh memory is zeroed");
+        room[..4].copy_from_slice(b"abcd");
+        drop(slabs.take(4).expect("fits"));
+        // Reused from the start: initialised (the old bytes), never uninitialised memory.
+        let room = slabs.room();
+        assert_eq!(&room[..4], b"abcd");
+        assert_eq!(room.len(), 16);
+    }
+
+    #[test]
+    fn a_datagram_longer_than_the_room_is_an_error() {
+        let mut slabs = Slabs::new(8);
+        slabs.room();
+        assert!(matches!(slabs.take(9), Err(Error::Io { call: "recv", .. })));
+    }
+}
