@@ -18,8 +18,9 @@
 //!
 //! Three tables: NFQUEUE (the C programs and the Rust consumers on queue 0), NFLOG, and one vs
 //! two queues (the `queue-threads` consumer with one thread on queue 0, then with two threads
-//! on queues 10 and 11; the generator sends from `--flows` source addresses, 8 by default, so
-//! that the balancing rule spreads them; see [`SCALING_CONSUMERS`]). `--queue-only`,
+//! on queues 10 and 11; the generator sends from `--flows` source addresses, 8 by default,
+//! picked at the start so that the balancing rule sends half of them to each queue, see
+//! [`calibrate`] and [`SCALING_CONSUMERS`]). `--queue-only`,
 //! `--scaling-only` and `--log-only` run one table only.
 //!
 //! `netfilter-bench consume <kind> …` is the Rust consumers' entry point (used by the driver).
@@ -30,6 +31,7 @@ mod report;
 mod traffic;
 
 use std::io::{BufRead, BufReader};
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -290,7 +292,7 @@ fn driver_main(args: &[String]) -> Outcome {
                      [--wrap 'strace -c -f -o FILE']\n\n\
                      Tables: NFQUEUE (queue 0), one vs two queues (queue 0, then queues 10 and 11 \
                      behind --queue-balance; the generator sends from --flows source addresses, \
-                     default {SCALING_FLOWS}), NFLOG. --queue-only, --scaling-only and --log-only \
+                     default {SCALING_FLOWS}, half of them hashed to each queue), NFLOG. --queue-only, --scaling-only and --log-only \
                      run one table only."
                 );
                 return Ok(());
@@ -365,6 +367,12 @@ fn bench(work: &Path, options: Options, only: Option<Kind>) -> Outcome {
         options.flows
     );
 
+    let scaling_sources = if only.is_none_or(|k| k == Kind::Scaling) {
+        calibrate(&sandbox, options.flows)?
+    } else {
+        Vec::new()
+    };
+
     let mut samples: Vec<Sample> = Vec::new();
     for round in 0..options.rounds {
         for &payload in &PAYLOADS {
@@ -379,7 +387,7 @@ fn bench(work: &Path, options: Options, only: Option<Kind>) -> Outcome {
                 // Alternate: rotate the order every round so no consumer always runs first.
                 for i in 0..set.len() {
                     let consumer = &set[(i + round) % set.len()];
-                    match run_one(&sandbox, work, consumer, payload, options) {
+                    match run_one(&sandbox, work, consumer, payload, options, &scaling_sources) {
                         Ok(sample) => {
                             eprintln!(
                                 "round {round} {payload:>4} B {:<40} q{} {:>9.0} pkt/s {:>6.2} µs/pkt {:>6.2}% delivered{}{}",
@@ -421,6 +429,69 @@ fn bench(work: &Path, options: Options, only: Option<Kind>) -> Outcome {
     Ok(())
 }
 
+/// `flows` loopback source addresses that the balancing rule spreads evenly over its two
+/// queues: the kernel hashes addresses with a seed drawn at boot, so this asks it. Both queues
+/// are bound (by this process, inside the sandbox), one datagram is sent from each candidate
+/// address in turn, and the queue that receives it tells where that address goes; the packet
+/// is accepted. Candidates are taken until each queue has its half (the first queue the odd
+/// one out); the result alternates the queues. With fewer than 2 flows: `127.0.0.1`.
+fn calibrate(sandbox: &Sandbox, flows: usize) -> Outcome<Vec<Ipv4Addr>> {
+    if flows < 2 {
+        return Ok((1..=flows).map(traffic::loopback).collect());
+    }
+    let mut queues = [BALANCE_FIRST, BALANCE_FIRST + 1]
+        .map(|num| sandbox.run(|| netfilter::Queue::builder(num).open()));
+    let wanted = [flows.div_ceil(2), flows / 2];
+    let mut found: [Vec<Ipv4Addr>; 2] = [Vec::new(), Vec::new()];
+    for host in 1..=traffic::MAX_FLOWS {
+        if found.iter().zip(wanted).all(|(f, w)| f.len() >= w) {
+            break;
+        }
+        let source = traffic::loopback(host);
+        sandbox.run(|| -> std::io::Result<usize> {
+            let socket = std::net::UdpSocket::bind((source, 0))?;
+            socket.send_to(b"calibrate", (Ipv4Addr::LOCALHOST, BALANCE_PORT))
+        })?;
+        let deadline = std::time::Instant::now() + STALL;
+        let which = 'wait: loop {
+            for (i, queue) in queues.iter_mut().enumerate() {
+                let queue = queue.as_mut().map_err(|e| format!("calibration: {e}"))?;
+                if let Some(packet) = queue.recv_timeout(Duration::from_millis(5))? {
+                    packet.accept()?;
+                    break 'wait i;
+                }
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(
+                    format!("calibration: the datagram from {source} was not queued").into(),
+                );
+            }
+        };
+        if found[which].len() < wanted[which] {
+            found[which].push(source);
+        }
+    }
+    if found.iter().zip(wanted).any(|(f, w)| f.len() < w) {
+        return Err(format!(
+            "calibration: {} addresses did not give {} per queue",
+            traffic::MAX_FLOWS,
+            flows / 2
+        )
+        .into());
+    }
+    let [first, second] = found;
+    let mut sources = Vec::with_capacity(flows);
+    for (i, &address) in first.iter().enumerate() {
+        sources.push(address);
+        sources.extend(second.get(i));
+    }
+    eprintln!(
+        "scaling flows (queue {BALANCE_FIRST} / {}): {first:?} / {second:?}",
+        BALANCE_FIRST + 1
+    );
+    Ok(sources)
+}
+
 /// Starts `consumer`, waits until it is bound, runs the generator, and reads its result.
 fn run_one(
     sandbox: &Sandbox,
@@ -428,6 +499,7 @@ fn run_one(
     consumer: &Consumer,
     payload: usize,
     options: Options,
+    scaling_sources: &[Ipv4Addr],
 ) -> Outcome<Sample> {
     let plan = consume::Plan {
         num: consumer.num,
@@ -450,10 +522,10 @@ fn run_one(
     }
     let generated = sandbox.run(|| {
         let rate = (consumer.kind == Kind::Log).then_some(options.log_rate);
-        let flows = if consumer.kind == Kind::Scaling {
-            options.flows
+        let sources = if consumer.kind == Kind::Scaling {
+            scaling_sources
         } else {
-            1
+            &[Ipv4Addr::LOCALHOST][..]
         };
         traffic::generate(
             consumer.port,
@@ -461,7 +533,7 @@ fn run_one(
             options.window,
             payload,
             rate,
-            flows,
+            sources,
             STALL,
         )
     })?;

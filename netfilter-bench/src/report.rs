@@ -298,7 +298,8 @@ fn print_scaling(scaling: &[Row], flows: usize) {
     );
     println!(
         "Accept every packet; the generator sends from {flows} source addresses \
-         (`--queue-balance` hashes addresses, not ports). CPU µs/pkt is all threads together.\n"
+         (`--queue-balance` hashes addresses, not ports), chosen at the start so that half of \
+         them hash to each queue. CPU µs/pkt is all threads together.\n"
     );
     println!(
         "| payload | queues / threads | runs | seen (worst run) | packets/s | CPU µs/pkt | CPU vs 1 queue (target ≤ 1.1×) | packets per queue (least even run) | generator CPU |"

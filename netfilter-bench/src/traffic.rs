@@ -3,12 +3,13 @@
 //! inside the sandbox: its sockets belong to the namespace of the calling thread.
 //!
 //! The datagrams can come from several flows: sockets bound to distinct loopback source
-//! addresses `127.0.0.1`, `127.0.0.2`, …, each `sendmmsg` call taking the next one in turn. It
-//! is the addresses, not the ports, that differ because NFQUEUE's `--queue-balance` hashes an
-//! IPv4 packet's source and destination addresses and protocol only (`hash_v4` in the kernel's
-//! `include/net/netfilter/nf_queue.h`): flows that differ in their ports alone all land on one
-//! queue. The hash's seed is random (drawn by the kernel), so which flows share a queue is not
-//! known in advance; consumers report how many packets each queue got.
+//! addresses (`127.0.0.1` to `127.0.0.254`), each `sendmmsg` call taking the next one in turn.
+//! It is the addresses, not the ports, that differ because NFQUEUE's `--queue-balance` hashes
+//! an IPv4 packet's source and destination addresses and protocol only (`hash_v4` in the
+//! kernel's `include/net/netfilter/nf_queue.h`): flows that differ in their ports alone all
+//! land on one queue. The hash's seed is random (drawn by the kernel at boot), so the driver
+//! first finds out which addresses go to which queue and picks an even set
+//! (`calibrate` in `main.rs`); consumers report how many packets each queue got.
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
@@ -23,6 +24,11 @@ const BURST: usize = 64;
 /// The most flows [`generate`] can use: one source address each, `127.0.0.1` to
 /// `127.0.0.254`.
 pub const MAX_FLOWS: usize = 254;
+
+/// The `n`-th loopback source address (`n` from 1 to [`MAX_FLOWS`]): `127.0.0.n`.
+pub fn loopback(n: usize) -> Ipv4Addr {
+    Ipv4Addr::new(127, 0, 0, u8::try_from(n).unwrap_or(u8::MAX))
+}
 
 /// What a generator run did.
 #[derive(Debug, Clone, Copy)]
@@ -39,28 +45,31 @@ pub struct Generated {
     pub stalled: bool,
 }
 
-/// Sends `total` datagrams of `payload` bytes to `127.0.0.1:port` from `flows` sockets (see
-/// the [module docs](self); 1 flow: one socket on `127.0.0.1`), never more than `window`
+/// Sends `total` datagrams of `payload` bytes to `127.0.0.1:port` from one socket per address
+/// of `sources` (see the [module docs](self)), never more than `window`
 /// unanswered in total, and receives them on a socket bound to that port. With `rate`, sends at
 /// most that many datagrams per second, in bursts of at most 8 (NFLOG does not hold packets, so
 /// the window alone does not pace a log consumer).
 ///
 /// # Errors
 /// A socket call that fails (other than a receive timeout, reported as `stalled`);
-/// [`io::ErrorKind::InvalidInput`] for `flows` outside `1..=`[`MAX_FLOWS`].
+/// [`io::ErrorKind::InvalidInput`] for no source, or more than [`MAX_FLOWS`].
 pub fn generate(
     port: u16,
     total: u64,
     window: u64,
     payload: usize,
     rate: Option<u64>,
-    flows: usize,
+    sources: &[Ipv4Addr],
     timeout: Duration,
 ) -> io::Result<Generated> {
-    if !(1..=MAX_FLOWS).contains(&flows) {
+    if !(1..=MAX_FLOWS).contains(&sources.len()) {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!("{flows} flows: between 1 and {MAX_FLOWS} are possible"),
+            format!(
+                "{} flows: between 1 and {MAX_FLOWS} are possible",
+                sources.len()
+            ),
         ));
     }
     let burst = if rate.is_some() { 8 } else { BURST as u64 };
@@ -68,9 +77,10 @@ pub fn generate(
     let receiver = UdpSocket::bind(to)?;
     receiver.set_read_timeout(Some(timeout))?;
     set_rcvbuf(&receiver, 4 << 20)?;
-    let senders = (1..=flows as u8)
-        .map(|host| {
-            let sender = UdpSocket::bind((Ipv4Addr::new(127, 0, 0, host), 0))?;
+    let senders = sources
+        .iter()
+        .map(|&source| {
+            let sender = UdpSocket::bind((source, 0))?;
             sender.connect(to)?;
             Ok(sender)
         })
