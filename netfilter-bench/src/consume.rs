@@ -348,16 +348,7 @@ fn log(plan: Plan) -> Outcome {
     if count < plan.warm {
         start = Snap::now();
     }
-    // CPU up to the end (the idle wait costs none); wall time up to the last message: when
-    // the loop ended by waiting `idle` for nothing, that wait is taken off.
-    let mut last = Snap::now();
-    if count < plan.count {
-        last.wall = last
-            .wall
-            .checked_sub(plan.idle)
-            .filter(|&wall| wall > start.wall)
-            .unwrap_or(last.wall);
-    }
+    let last = end_of_log_run(&start, count < plan.count, plan.idle);
     // The socket's own drop counter (SO_MEMINFO), in case messages went missing silently.
     let drops = log.socket_drops().map_or(-1, i64::from);
     Snap::print_result(
@@ -433,15 +424,23 @@ fn log_safe(plan: Plan) -> Outcome {
     if count.get() < plan.warm {
         start.set(Snap::now());
     }
-    let mut last = Snap::now();
-    if count.get() < plan.count {
-        last.wall = last
-            .wall
-            .checked_sub(plan.idle)
-            .filter(|&wall| wall > start.get().wall)
-            .unwrap_or(last.wall);
-    }
+    let last = end_of_log_run(&start.get(), count.get() < plan.count, plan.idle);
     Snap::print_result(count.get(), plan.warm, &start.get(), &last, overruns, "");
     drop(group);
     Ok(())
+}
+
+/// The end snapshot of a log consumer's run that began at `start`: CPU up to now (an idle wait
+/// costs none); wall time up to the last message, so when the loop ended by waiting `idle` for
+/// messages that never came (`idled`), that wait is taken off. As the C program does.
+fn end_of_log_run(start: &Snap, idled: bool, idle: Duration) -> Snap {
+    let mut last = Snap::now();
+    if idled {
+        last.wall = last
+            .wall
+            .checked_sub(idle)
+            .filter(|&wall| wall > start.wall)
+            .unwrap_or(last.wall);
+    }
+    last
 }

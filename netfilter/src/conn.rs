@@ -138,22 +138,23 @@ impl Conn {
         self.seq.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Sends `message` (built with `REQUEST_ACK` and `seq`) and waits for the kernel's answer.
-    /// Datagrams that arrive meanwhile (packets) are appended to `stash` for the receive path.
+    /// Sends `message` (built with `REQUEST_ACK` and `seq`) and waits for the kernel's answer,
+    /// receiving into `slabs`. Datagrams that arrive meanwhile (packets) are appended to
+    /// `stash` for the receive path.
     pub(crate) fn request(
         &self,
         what: impl FnOnce() -> String,
         message: &dyn Emit,
         seq: u32,
+        slabs: &mut Slabs,
         stash: &mut VecDeque<Bytes>,
     ) -> Result<()> {
         let bytes = message.to_bytes()?;
         self.send(&bytes)?;
         let deadline = Instant::now() + ANSWER_TIMEOUT;
-        let mut slabs = Slabs::new(0x11000);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let datagram = match self.recv(&mut slabs, Some(left)) {
+            let datagram = match self.recv(slabs, Some(left)) {
                 Ok(Some(datagram)) => datagram,
                 Ok(None) => return Err(Error::NoAnswer { request: what() }),
                 // The socket is non-blocking and another reader took the datagram.
@@ -229,7 +230,7 @@ impl Inbox {
         message: &dyn Emit,
         seq: u32,
     ) -> Result<()> {
-        conn.request(what, message, seq, &mut self.datagrams)
+        conn.request(what, message, seq, &mut self.slabs, &mut self.datagrams)
     }
 
     /// Receives one datagram, waiting at most `timeout` for it (see [`Conn::recv`]), and with
