@@ -14,12 +14,15 @@ use std::cell::Cell;
 use std::hint::black_box;
 
 use std::io;
+use std::net::UdpSocket;
 use std::os::fd::BorrowedFd;
 use std::time::Duration;
 
 use netfilter::{LogGroup, Queue};
 use netfilter_safe::transport::Transport;
 use netfilter_testkit::fake::{FakeKernel, FakeTransport};
+use netfilter_testkit::rules::{Hook, Protocol, Rule};
+use netfilter_testkit::sandbox_or_skip;
 use netfilter_testkit::synth::{LogPacketBuilder, QueuePacketBuilder, payload};
 
 struct Counting;
@@ -267,5 +270,90 @@ fn log_steady_state_allocates_nothing_per_message() {
     assert_eq!(
         total, 0,
         "allocations in steady state over {messages} messages"
+    );
+}
+
+/// Packets sent to each handle over the real kernel, and how many of them are warm-up.
+const REAL_PACKETS: u64 = 4000;
+const REAL_WARM_UP: u64 = 1000;
+
+/// Sends `count` UDP datagrams from `socket` to `127.0.0.1:port`, in bursts of 32 a
+/// millisecond apart (the queue never fills; a log group's buffer never overflows).
+fn send_bursts(socket: &UdpSocket, port: u16, count: u64) {
+    for i in 0..count {
+        socket
+            .send_to(&[0x5a; 64], ("127.0.0.1", port))
+            .expect("sent");
+        if i % 32 == 31 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+}
+
+/// The same targets over the real kernel, in a sandbox: there the netlink socket receives
+/// whole batches (`recvmmsg`) straight into the receive slabs, a path the fake kernel's
+/// transport does not take. Queue packets, then log messages (the kernel batching them).
+#[test]
+fn over_the_real_kernel_receiving_allocates_nothing() {
+    let sandbox = sandbox_or_skip!();
+    let udp = |rule: Rule, port| rule.hook(Hook::Output).protocol(Protocol::Udp).dport(port);
+    udp(Rule::queue(5), 9105)
+        .apply(&sandbox)
+        .expect("queue rule");
+    udp(Rule::log(6), 9106).apply(&sandbox).expect("log rule");
+    let mut queue = sandbox.run(|| Queue::builder(5).open()).expect("queue");
+    let mut log = sandbox
+        .run(|| {
+            LogGroup::builder(6)
+                .qthresh(16)
+                .timeout(Duration::from_millis(10))
+                .open()
+        })
+        .expect("log group");
+    let socket = sandbox
+        .run(|| UdpSocket::bind("127.0.0.1:0"))
+        .expect("a UDP socket in the sandbox");
+    let wait = Duration::from_secs(5);
+
+    let (mut queue_total, mut log_total) = (0u64, 0u64);
+    std::thread::scope(|scope| {
+        scope.spawn(|| send_bursts(&socket, 9105, REAL_PACKETS));
+        for i in 0..REAL_PACKETS {
+            let (received, mut n) = counted(|| queue.recv_timeout(wait));
+            let packet = received.expect("recv").expect("a packet in time");
+            let (accepted, m) = counted(|| {
+                black_box(packet.payload().len());
+                packet.accept()
+            });
+            accepted.expect("accepted");
+            n += m;
+            if i >= REAL_WARM_UP {
+                queue_total += n;
+            }
+        }
+    });
+    queue.flush().expect("flushed");
+    std::thread::scope(|scope| {
+        scope.spawn(|| send_bursts(&socket, 9106, REAL_PACKETS));
+        for i in 0..REAL_PACKETS {
+            let (received, n) = counted(|| {
+                let message = log.recv_timeout(wait);
+                black_box(message.map(|m| m.map(|m| m.payload().len())))
+            });
+            received.expect("recv").expect("a message in time");
+            if i >= REAL_WARM_UP {
+                log_total += n;
+            }
+        }
+    });
+    let measured = REAL_PACKETS - REAL_WARM_UP;
+    eprintln!(
+        "real kernel: {queue_total} allocations over {measured} queued packets, {log_total} over {measured} log messages"
+    );
+    print_sizes();
+    assert_eq!(
+        (queue_total, log_total),
+        (0, 0),
+        "allocations in steady state (queue, log)"
     );
 }

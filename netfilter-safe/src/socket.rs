@@ -69,6 +69,7 @@ macro_rules! socket_methods {
 }
 pub(crate) use socket_methods;
 
+use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use crate::error::{Error, Result};
@@ -88,6 +89,71 @@ pub(crate) fn recv_raw(fd: RawFd, buf: &mut [u8], flags: libc::c_int) -> std::io
         };
         if n >= 0 {
             return Ok(n as usize);
+        }
+        let err = std::io::Error::last_os_error();
+        if err.kind() != std::io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+}
+
+/// The most datagrams [`recv_batch_raw`] takes in one call.
+pub(crate) const MAX_BATCH: usize = 64;
+
+/// Receives up to `lens.len()` datagrams (at most [`MAX_BATCH`], at most `buf.len() / slot`)
+/// with one `recvmmsg` call and `flags` added to `MSG_TRUNC`, retrying on `EINTR`: datagram
+/// `i` lands at `buf[i * slot..]` and `lens[i]` is its **full** length (larger than `slot`
+/// when it was cut). Returns how many came. `slot` must not be 0.
+///
+/// On success the first `min(lens[i], slot)` bytes of each slot `i < n` have been written by
+/// the kernel (so they are initialised); nothing else in `buf` is touched.
+pub(crate) fn recv_batch_raw(
+    fd: RawFd,
+    buf: &mut [MaybeUninit<u8>],
+    slot: usize,
+    lens: &mut [usize],
+    flags: libc::c_int,
+) -> std::io::Result<usize> {
+    let n = lens.len().min(MAX_BATCH).min(buf.len() / slot);
+    let mut iovs = [const { MaybeUninit::<libc::iovec>::uninit() }; MAX_BATCH];
+    let mut msgs = [const { MaybeUninit::<libc::mmsghdr>::uninit() }; MAX_BATCH];
+    for ((chunk, iov), msg) in buf
+        .chunks_exact_mut(slot)
+        .zip(&mut iovs)
+        .zip(&mut msgs)
+        .take(n)
+    {
+        let iov = iov.write(libc::iovec {
+            iov_base: chunk.as_mut_ptr().cast(),
+            iov_len: slot,
+        });
+        // SAFETY: an all-zero mmsghdr is a valid value (no name, no control data).
+        let mut header: libc::mmsghdr = unsafe { std::mem::zeroed() };
+        header.msg_hdr.msg_iov = iov;
+        header.msg_hdr.msg_iovlen = 1;
+        msg.write(header);
+    }
+    loop {
+        // SAFETY: the first `n` entries of `msgs` are initialised; each points at one iovec of
+        // `iovs` (alive and unmoved for the call), which covers slot `i` of `buf`: `slot`
+        // bytes, valid for writes, disjoint from every other slot. The kernel writes only
+        // into those slots and into the entries' `msg_len` and `msg_flags`.
+        let rc = unsafe {
+            libc::recvmmsg(
+                fd,
+                msgs.as_mut_ptr().cast(),
+                n as libc::c_uint,
+                libc::MSG_TRUNC | flags,
+                std::ptr::null_mut(),
+            )
+        };
+        if rc >= 0 {
+            let got = rc as usize;
+            for (len, msg) in lens.iter_mut().zip(&msgs).take(got) {
+                // SAFETY: entry `i < got ≤ n` was initialised above.
+                *len = unsafe { msg.assume_init_ref() }.msg_len as usize;
+            }
+            return Ok(got);
         }
         let err = std::io::Error::last_os_error();
         if err.kind() != std::io::ErrorKind::Interrupted {

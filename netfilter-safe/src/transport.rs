@@ -7,6 +7,7 @@
 
 use std::fmt;
 use std::io;
+use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -177,6 +178,93 @@ impl NetlinkSocket {
         }
     }
 
+    /// Receives what is waiting with one `recvmmsg` call: waits at most `timeout` for the
+    /// first datagram (forever with `None`, not at all with zero), then takes those already
+    /// waiting behind it, up to `lens.len()` datagrams, at most 64 and at most
+    /// `buf.len() / slot`. Datagram `i` lands at `buf[i * slot..]` and `lens[i]` is its
+    /// **full** length, larger than `slot` when it did not fit (the rest is lost). Returns how
+    /// many came: 0 when none did in time.
+    ///
+    /// `buf` need not be initialised: after `Ok(n)`, the first `min(lens[i], slot)` bytes of
+    /// each slot `i < n` are (the kernel wrote them), and nothing else in `buf` was touched.
+    /// An error that comes after the first datagram (an overrun) is kept by the kernel and
+    /// returned by the next receive.
+    ///
+    /// ```no_run
+    /// use std::mem::MaybeUninit;
+    /// use netfilter_safe::transport::NetlinkSocket;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let socket = NetlinkSocket::open()?;
+    /// const SLOT: usize = 0x10000 + 4096;
+    /// let mut buf = vec![MaybeUninit::<u8>::uninit(); 8 * SLOT];
+    /// let mut lens = [0; 8];
+    /// let n = socket.recv_batch(&mut buf, SLOT, &mut lens, None)?;
+    /// println!("{n} datagrams of {:?} bytes", &lens[..n]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// As for [`Transport::recv`]; `InvalidInput` when `slot` is 0, `buf` shorter than
+    /// `slot` or `lens` empty.
+    pub fn recv_batch(
+        &self,
+        buf: &mut [MaybeUninit<u8>],
+        slot: usize,
+        lens: &mut [usize],
+        timeout: Option<Duration>,
+    ) -> io::Result<usize> {
+        if slot == 0 || buf.len() < slot || lens.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "recv_batch: no room for a datagram",
+            ));
+        }
+        let fd = self.fd.as_raw_fd();
+        let flags = if timeout.is_some_and(|t| t.is_zero()) {
+            libc::MSG_DONTWAIT
+        } else if self.nonblocking.load(Ordering::Relaxed) {
+            // A non-blocking socket does not wait in recvmmsg: poll first, as
+            // `wait_then_recv` does.
+            let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+            loop {
+                let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+                if !socket::wait_readable(fd, left)? {
+                    return Ok(0);
+                }
+                // Another reader may have taken it: wait again, unless the time is up.
+                match self.recv_batch(buf, slot, lens, Some(Duration::ZERO))? {
+                    0 if !left.is_some_and(|left| left.is_zero()) => {}
+                    n => return Ok(n),
+                }
+            }
+        } else {
+            self.set_recv_timeout(timeout)?;
+            libc::MSG_WAITFORONE
+        };
+        match socket::recv_batch_raw(fd, buf, slot, lens, flags) {
+            Ok(n) => Ok(n),
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => Ok(0),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Makes a blocking receive wait at most `timeout` (forever with `None`): sets
+    /// `SO_RCVTIMEO` when it differs from the last value set.
+    fn set_recv_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        // Whole microseconds, rounded up: SO_RCVTIMEO of 0 means no timeout at all.
+        let micros = timeout.map_or(0, |t| {
+            u64::try_from(t.as_micros().max(1))
+                .map_or(TIMEOUT_UNKNOWN - 1, |us| us.min(TIMEOUT_UNKNOWN - 1))
+        });
+        if self.recv_timeout_us.load(Ordering::Relaxed) != micros {
+            socket::set_recv_timeout(self.fd.as_raw_fd(), micros).map_err(into_io)?;
+            self.recv_timeout_us.store(micros, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
     /// Sets the receive buffer; see [`crate::queue::QueueHandle::set_recv_buffer_size`].
     ///
     /// # Errors
@@ -306,15 +394,7 @@ impl Transport for NetlinkSocket {
         if self.nonblocking.load(Ordering::Relaxed) {
             return wait_then_recv(self, buf, timeout);
         }
-        // Whole microseconds, rounded up: SO_RCVTIMEO of 0 means no timeout at all.
-        let micros = timeout.map_or(0, |t| {
-            u64::try_from(t.as_micros().max(1))
-                .map_or(TIMEOUT_UNKNOWN - 1, |us| us.min(TIMEOUT_UNKNOWN - 1))
-        });
-        if self.recv_timeout_us.load(Ordering::Relaxed) != micros {
-            socket::set_recv_timeout(self.fd.as_raw_fd(), micros).map_err(into_io)?;
-            self.recv_timeout_us.store(micros, Ordering::Relaxed);
-        }
+        self.set_recv_timeout(timeout)?;
         match socket::recv_raw(self.fd.as_raw_fd(), buf, 0) {
             Ok(n) => Ok(Some(n)),
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => Ok(None),
@@ -427,6 +507,96 @@ mod tests {
         // The error answer: a netlink header and an nlmsgerr (error code and the request).
         assert!(first.expect("recv").is_some_and(|n| n >= 36));
         assert!(second.expect("recv").is_some_and(|n| n >= 36));
+    }
+
+    /// `bad_request` with sequence number `seq`.
+    fn bad_request_seq(seq: u32) -> Vec<u8> {
+        let mut msg = bad_request();
+        msg[8..12].copy_from_slice(&seq.to_ne_bytes());
+        msg
+    }
+
+    /// The sequence number of the request an error answer in `datagram` quotes.
+    fn answered_seq(datagram: &[u8]) -> u32 {
+        // nlmsghdr (16), error code (4), then the request's own nlmsghdr: seq at 8.
+        u32::from_ne_bytes(datagram[28..32].try_into().expect("4 bytes"))
+    }
+
+    /// The first `len` bytes of slot `i`, which `recv_batch` reported written.
+    fn slot_bytes(buf: &[MaybeUninit<u8>], slot: usize, i: usize, len: usize) -> Vec<u8> {
+        buf[i * slot..i * slot + len]
+            .iter()
+            // SAFETY: `recv_batch` wrote these bytes (its documented postcondition).
+            .map(|b| unsafe { b.assume_init() })
+            .collect()
+    }
+
+    #[test]
+    fn recv_batch_takes_every_waiting_datagram_in_one_call_in_order() {
+        const SLOT: usize = 256;
+        let socket = NetlinkSocket::open().expect("socket");
+        let mut buf = vec![MaybeUninit::uninit(); 4 * SLOT];
+        let mut lens = [0; 4];
+        for seq in 1..=3 {
+            socket.send(&bad_request_seq(seq)).expect("send");
+        }
+        // The kernel answers while sending: three datagrams wait.
+        let n = socket
+            .recv_batch(&mut buf, SLOT, &mut lens, None)
+            .expect("recv_batch");
+        assert_eq!(n, 3);
+        for (i, &len) in lens[..n].iter().enumerate() {
+            assert!((36..=SLOT).contains(&len), "datagram {i}: {len} bytes");
+            let datagram = slot_bytes(&buf, SLOT, i, len);
+            assert_eq!(answered_seq(&datagram), i as u32 + 1, "in order");
+        }
+        // Nothing left: no wait with zero, a wait of about the timeout otherwise, in both
+        // modes.
+        let zero = Some(Duration::ZERO);
+        assert_eq!(
+            socket.recv_batch(&mut buf, SLOT, &mut lens, zero).ok(),
+            Some(0)
+        );
+        for nonblocking in [false, true] {
+            socket.set_nonblocking(nonblocking).expect("mode");
+            let start = Instant::now();
+            let timeout = Some(Duration::from_millis(60));
+            let n = socket.recv_batch(&mut buf, SLOT, &mut lens, timeout);
+            assert_eq!(n.ok(), Some(0), "nonblocking {nonblocking}");
+            assert!(start.elapsed() >= Duration::from_millis(50));
+        }
+    }
+
+    #[test]
+    fn recv_batch_takes_no_more_than_its_slots_and_reports_cut_datagrams() {
+        let socket = NetlinkSocket::open().expect("socket");
+        let mut buf = vec![MaybeUninit::uninit(); 2 * 256];
+        let mut lens = [0; 4];
+        for seq in 1..=3 {
+            socket.send(&bad_request_seq(seq)).expect("send");
+        }
+        // Two slots in `buf`: two datagrams, then the third.
+        assert_eq!(
+            socket.recv_batch(&mut buf, 256, &mut lens, None).ok(),
+            Some(2)
+        );
+        assert_eq!(
+            socket.recv_batch(&mut buf, 256, &mut lens[..1], None).ok(),
+            Some(1)
+        );
+        assert_eq!(answered_seq(&slot_bytes(&buf, 256, 0, lens[0])), 3);
+        // A slot too small: the full length is reported, larger than the slot.
+        socket.send(&bad_request_seq(4)).expect("send");
+        assert_eq!(
+            socket.recv_batch(&mut buf, 20, &mut lens, None).ok(),
+            Some(1)
+        );
+        assert!(lens[0] > 20, "full length {}", lens[0]);
+        // No room at all is refused.
+        let err = socket.recv_batch(&mut buf[..10], 20, &mut lens, None);
+        assert_eq!(err.map_err(|e| e.kind()), Err(io::ErrorKind::InvalidInput));
+        let err = socket.recv_batch(&mut buf, 0, &mut lens, None);
+        assert_eq!(err.map_err(|e| e.kind()), Err(io::ErrorKind::InvalidInput));
     }
 
     #[test]

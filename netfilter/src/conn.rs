@@ -2,7 +2,6 @@
 //! request/acknowledge exchange of configuration messages, and where the socket comes from.
 
 use std::collections::VecDeque;
-use std::fmt;
 use std::fs::File;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -64,9 +63,9 @@ impl Namespace {
         custom: Option<Box<dyn Transport>>,
         recv_buffer: Option<u32>,
         report_overruns: bool,
-    ) -> Result<Box<dyn Transport>> {
+    ) -> Result<Link> {
         if let Some(custom) = custom {
-            return Ok(custom);
+            return Ok(Link::Custom(custom));
         }
         let socket = self.open_socket()?;
         if let Some(bytes) = recv_buffer {
@@ -80,7 +79,7 @@ impl Namespace {
         if !report_overruns {
             socket.set_no_enobufs(true)?;
         }
-        Ok(Box::new(socket))
+        Ok(Link::Socket(socket))
     }
 
     /// Opens a netlink socket there.
@@ -100,35 +99,40 @@ impl Namespace {
     }
 }
 
+/// What a connection talks through: a netlink socket, received from in batches straight into
+/// the slabs' uninitialised memory (`recvmmsg`), or a custom [`Transport`], received from one
+/// datagram at a time into initialised memory.
+#[derive(Debug)]
+pub(crate) enum Link {
+    Socket(NetlinkSocket),
+    Custom(Box<dyn Transport>),
+}
+
 /// The transport plus what the request/answer exchange needs.
+#[derive(Debug)]
 pub(crate) struct Conn {
-    transport: Box<dyn Transport>,
+    link: Link,
     seq: AtomicU32,
 }
 
-impl fmt::Debug for Conn {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Conn")
-            .field("transport", &self.transport)
-            .finish_non_exhaustive()
-    }
-}
-
 impl Conn {
-    pub(crate) fn new(transport: Box<dyn Transport>) -> Conn {
+    pub(crate) fn new(link: Link) -> Conn {
         Conn {
-            transport,
+            link,
             seq: AtomicU32::new(1),
         }
     }
 
     pub(crate) fn transport(&self) -> &dyn Transport {
-        &*self.transport
+        match &self.link {
+            Link::Socket(socket) => socket,
+            Link::Custom(custom) => &**custom,
+        }
     }
 
     /// Sends `datagram`.
     pub(crate) fn send(&self, datagram: &[u8]) -> Result<()> {
-        self.transport
+        self.transport()
             .send(datagram)
             .map_err(|source| Error::io("send", source))
     }
@@ -154,14 +158,16 @@ impl Conn {
         let deadline = Instant::now() + ANSWER_TIMEOUT;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let datagram = match self.recv(slabs, Some(left)) {
-                Ok(Some(datagram)) => datagram,
-                Ok(None) => return Err(Error::NoAnswer { request: what() }),
+            match self.receive(slabs, Some(left), 1, stash) {
+                Ok((0, _)) => return Err(Error::NoAnswer { request: what() }),
+                Ok(_) => {}
                 // The socket is non-blocking and another reader took the datagram.
                 Err(err) if err.is_would_block() => continue,
                 Err(err) => return Err(err),
-            };
-            if let Some(errno) = answer(&datagram, seq) {
+            }
+            // The datagram just received: the answer, or packets kept for the receive path.
+            if let Some(errno) = stash.back().and_then(|datagram| answer(datagram, seq)) {
+                stash.pop_back();
                 return match errno {
                     0 => Ok(()),
                     errno => Err(Error::kernel(
@@ -170,25 +176,55 @@ impl Conn {
                     )),
                 };
             }
-            stash.push_back(datagram);
         }
     }
 
-    /// Receives one datagram into `slabs`, waiting at most `timeout` (forever with `None`,
-    /// not at all with zero); `None` when none came in time.
-    pub(crate) fn recv(
+    /// Receives what is waiting, at most `max` datagrams (at least one), waiting at most
+    /// `timeout` for the first (forever with `None`, not at all with zero), into `slabs`, and
+    /// appends them to `out`. Returns how many came and whether more may be waiting (every
+    /// slot offered was filled). A netlink socket takes them in one `recvmmsg`; a custom
+    /// transport gives one datagram per call.
+    pub(crate) fn receive(
         &self,
         slabs: &mut Slabs,
         timeout: Option<Duration>,
-    ) -> Result<Option<Bytes>> {
-        let buf = slabs.room();
-        match self
-            .transport
-            .recv_timeout(buf, timeout)
-            .map_err(|source| Error::io("recv", source))?
-        {
-            Some(n) => slabs.take(n).map(Some),
-            None => Ok(None),
+        max: usize,
+        out: &mut VecDeque<Bytes>,
+    ) -> Result<(usize, bool)> {
+        match &self.link {
+            Link::Socket(socket) => {
+                let mut lens = [0; BURST];
+                let slot = slabs.slot();
+                let room = slabs.room_uninit(max.min(BURST));
+                let offered = room.len() / slot;
+                let n = socket
+                    .recv_batch(room, slot, &mut lens[..offered], timeout)
+                    .map_err(|source| Error::io("recv", source))?;
+                let mut result = Ok((n, n == offered));
+                for (i, &len) in lens[..n].iter().enumerate() {
+                    // SAFETY: `recv_batch` returned `n`: the kernel wrote the first
+                    // `min(len, slot)` bytes of each slot `i < n` of the room, and the
+                    // datagrams are cut in order, each but the last with its whole slot.
+                    match unsafe { slabs.take_received(len, i + 1 < n) } {
+                        Ok(datagram) => out.push_back(datagram),
+                        Err(err) => result = Err(err),
+                    }
+                }
+                result
+            }
+            Link::Custom(custom) => {
+                let buf = slabs.room();
+                match custom
+                    .recv_timeout(buf, timeout)
+                    .map_err(|source| Error::io("recv", source))?
+                {
+                    Some(n) => {
+                        out.push_back(slabs.take(n)?);
+                        Ok((1, true))
+                    }
+                    None => Ok((0, false)),
+                }
+            }
         }
     }
 }
@@ -233,32 +269,30 @@ impl Inbox {
         conn.request(what, message, seq, &mut self.slabs, &mut self.datagrams)
     }
 
-    /// Receives one datagram, waiting at most `timeout` for it (see [`Conn::recv`]), and with
-    /// `burst` also those already waiting behind it, up to [`BURST`]. Returns whether anything
-    /// came. An overrun is returned as [`Error::Overrun`] unless reporting is off.
+    /// Receives what is waiting, waiting at most `timeout` for the first datagram (see
+    /// [`Conn::receive`]); with `burst`, receives again while every slot was filled, up to
+    /// [`BURST`] datagrams. Returns whether anything came. An overrun is returned as
+    /// [`Error::Overrun`] unless reporting is off.
     pub(crate) fn receive(
         &mut self,
         conn: &Conn,
         timeout: Option<Duration>,
         burst: bool,
     ) -> Result<bool> {
-        let mut next = conn.recv(&mut self.slabs, timeout);
-        let rounds = if burst { BURST } else { 1 };
-        let mut received = false;
-        for round in 1..=rounds {
-            match next {
-                Ok(Some(datagram)) => self.datagrams.push_back(datagram),
-                Ok(None) => return Ok(received),
+        let (mut received, mut wait) = (0, timeout);
+        loop {
+            match conn.receive(&mut self.slabs, wait, BURST - received, &mut self.datagrams) {
+                Ok((n, more)) => {
+                    received += n;
+                    if !(burst && more) || received >= BURST {
+                        return Ok(received > 0);
+                    }
+                }
                 Err(Error::Overrun { .. }) if !self.report_overruns => return Ok(true),
                 Err(err) => return Err(err),
             }
-            received = true;
-            if round == rounds {
-                break;
-            }
-            next = conn.recv(&mut self.slabs, Some(Duration::ZERO));
+            wait = Some(Duration::ZERO);
         }
-        Ok(received)
     }
 
     /// The next message of type `packet_type` received, as a slice of its datagram; `None`

@@ -593,9 +593,10 @@ impl LogGroup {
         Ok(Some(packet))
     }
 
-    /// Receives a datagram, waiting at most `timeout` for it (forever with `None`); `Ok(false)`
-    /// when none came. One datagram per call: with no verdicts to gather, draining the socket
-    /// would only cost a failing `recv` per wake-up.
+    /// Receives what is waiting, waiting at most `timeout` for the first datagram (forever
+    /// with `None`); `Ok(false)` when none came. One receive call (`recvmmsg`), which takes
+    /// the datagrams already waiting behind the first but never waits for more: with no
+    /// verdicts to gather, draining the socket would only cost a failing receive.
     pub(crate) fn receive(&mut self, timeout: Option<Duration>) -> Result<bool> {
         self.inbox.receive(&self.conn, timeout, false)
     }

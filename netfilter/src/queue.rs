@@ -435,9 +435,10 @@ impl Queue {
         self.receive(Some(Duration::ZERO))
     }
 
-    /// Receives a datagram, waiting at most `timeout` for it, and parses its packets into
-    /// `ready`. With batching, the datagrams already waiting behind it come too (their
-    /// verdicts can then travel together); whether anything came.
+    /// Receives what is waiting, waiting at most `timeout` for the first datagram: one
+    /// receive call (`recvmmsg`, which also takes the datagrams waiting behind the first),
+    /// and with batching more calls while each one filled all its room, so that the verdicts
+    /// of everything waiting can travel together; whether anything came.
     fn receive(&mut self, timeout: Option<Duration>) -> Result<bool> {
         self.inbox
             .receive(&self.shared.conn, timeout, self.batching)

@@ -1,14 +1,18 @@
 //! Receive buffers: the slabs received datagrams are cut from, reused in place so that
 //! steady-state receiving neither allocates nor zeroes.
 
+use std::mem::MaybeUninit;
+
 use bytes::{Bytes, BytesMut};
 
 use crate::conn::BURST;
 use crate::error::{Error, Result};
 
-/// Receive buffers are carved from slabs of this many maximum-size datagrams: a datagram
-/// takes only the bytes it needs.
-const SLAB_DATAGRAMS: usize = 4;
+/// Receive buffers are carved from slabs of this many maximum-size datagrams (slots), which
+/// is also the most one `recvmmsg` can take. A datagram received alone, or last, takes only
+/// the bytes it needs; one followed by another of the same receive keeps its whole slot, but
+/// the bytes of a slot the kernel does not write are never touched (no memory behind them).
+const SLAB_DATAGRAMS: usize = 16;
 
 /// Used-up slabs kept for reuse: enough for a whole burst of maximum-size datagrams, so that
 /// a burst never allocates once the program keeps up.
@@ -21,7 +25,9 @@ struct Slab {
     buf: BytesMut,
     /// The address of the slab's first byte.
     base: usize,
-    /// How many bytes from `base` have been written (zeroed or received into) at least once.
+    /// How many bytes from `base` have been written (zeroed or received into) at least once,
+    /// for receiving into initialised memory ([`Slabs::room`]; not kept by
+    /// [`Slabs::room_uninit`], and a `Slabs` is only ever filled one of the two ways).
     initialised: usize,
 }
 
@@ -98,9 +104,15 @@ impl Slabs {
         }
     }
 
-    /// `size` initialised bytes to receive into: the current slab from its start when it is
-    /// free again, else the rest of it, else a spare slab that is free again, else a new one.
-    pub(crate) fn room(&mut self) -> &mut BytesMut {
+    /// The size of a slot: the largest datagram expected.
+    pub(crate) fn slot(&self) -> usize {
+        self.size
+    }
+
+    /// Makes room for at least one datagram at the front of the current slab: the current
+    /// slab from its start when it is free again, else the rest of it, else a spare slab that
+    /// is free again, else a new one.
+    fn make_room(&mut self) {
         let (size, capacity) = (self.size, self.size * SLAB_DATAGRAMS);
         if !self.current.rewind(capacity) && self.current.buf.capacity() < size {
             let free = self.spares.iter_mut().position(|s| s.rewind(capacity));
@@ -114,23 +126,71 @@ impl Slabs {
                 self.spares.push(used);
             }
         }
-        self.current.fill(size);
+    }
+
+    /// `size` initialised bytes to receive one datagram into (see [`Slabs::make_room`]),
+    /// zeroed where never written before; then [`Slabs::take`].
+    pub(crate) fn room(&mut self) -> &mut BytesMut {
+        self.make_room();
+        self.current.fill(self.size);
         &mut self.current.buf
+    }
+
+    /// Uninitialised room for up to `max` datagrams (at least one), as whole slots of
+    /// [`Slabs::slot`] bytes, to be written by the kernel; then [`Slabs::take_received`]
+    /// for each datagram, in order.
+    pub(crate) fn room_uninit(&mut self, max: usize) -> &mut [MaybeUninit<u8>] {
+        self.make_room();
+        let size = self.size;
+        let room = self.current.buf.spare_capacity_mut();
+        let slots = (room.len() / size).clamp(1, max.max(1));
+        &mut room[..slots * size]
+    }
+
+    /// Cuts the next datagram received into the room [`Slabs::room_uninit`] gave: its first
+    /// `len` bytes (`len` is the datagram's full length). With `more` (the next datagram of
+    /// the same receive is in the next slot) the whole slot goes with it; else only its
+    /// bytes, and the rest stays for the next receive. A datagram longer than a slot is an
+    /// error (it was cut; its slot is passed over).
+    ///
+    /// # Safety
+    /// The first `min(len, slot)` bytes at the front of the room (the slot after those of the
+    /// datagrams already cut from this room) have been written since `room_uninit`, and
+    /// every datagram cut from this room before was cut with `more`.
+    pub(crate) unsafe fn take_received(&mut self, len: usize, more: bool) -> Result<Bytes> {
+        let keep = if more { self.size } else { len.min(self.size) };
+        // `room_uninit` left at least one slot of capacity at the front, and each datagram
+        // cut with `more` took exactly one slot of those it offered.
+        let rest = self.current.buf.split_off(keep);
+        let mut datagram = std::mem::replace(&mut self.current.buf, rest);
+        if len > self.size {
+            return Err(self.too_long(len));
+        }
+        // SAFETY: `datagram` starts at the slot's front and has `keep ≥ len` bytes of
+        // capacity; the caller promises its first `len` bytes were written (`len` ≤ the slot
+        // here), so they are initialised.
+        unsafe { datagram.set_len(len) };
+        Ok(datagram.freeze())
     }
 
     /// Splits the `n` received bytes off the front of the current slab; the rest stays for
     /// the next datagram.
     pub(crate) fn take(&mut self, n: usize) -> Result<Bytes> {
         if n > self.size {
-            return Err(Error::Io {
-                call: "recv",
-                source: std::io::Error::other(format!(
-                    "a {n}-byte datagram did not fit the {}-byte receive buffer",
-                    self.size
-                )),
-            });
+            return Err(self.too_long(n));
         }
         Ok(self.current.buf.split_to(n).freeze())
+    }
+
+    /// The error for an `n`-byte datagram that did not fit.
+    fn too_long(&self, n: usize) -> Error {
+        Error::Io {
+            call: "recv",
+            source: std::io::Error::other(format!(
+                "a {n}-byte datagram did not fit the {}-byte receive buffer",
+                self.size
+            )),
+        }
     }
 }
 
@@ -187,6 +247,56 @@ mod tests {
         let room = slabs.room();
         assert_eq!(&room[..4], b"abcd");
         assert_eq!(room.len(), 16);
+    }
+
+    /// Writes `text` at the front of slot `i` of `room`, as the kernel would.
+    fn write_slot(room: &mut [MaybeUninit<u8>], slot: usize, i: usize, text: &[u8]) {
+        for (dst, &b) in room[i * slot..].iter_mut().zip(text) {
+            dst.write(b);
+        }
+    }
+
+    #[test]
+    fn batches_land_in_slots_and_only_written_bytes_are_handed_out() {
+        let mut slabs = Slabs::new(64);
+        let room = slabs.room_uninit(3);
+        assert_eq!(room.len(), 3 * 64, "three whole slots");
+        let base = room.as_ptr() as usize;
+        write_slot(room, 64, 0, b"first");
+        write_slot(room, 64, 1, b"second!");
+        // SAFETY: the bytes taken were written just above, in slot order.
+        let first = unsafe { slabs.take_received(5, true) }.expect("fits");
+        // SAFETY: as above.
+        let second = unsafe { slabs.take_received(7, false) }.expect("fits");
+        assert_eq!((&first[..], &second[..]), (&b"first"[..], &b"second!"[..]));
+        assert_eq!(first.as_ptr() as usize, base);
+        assert_eq!(second.as_ptr() as usize, base + 64, "the next slot");
+        // The last datagram keeps only its bytes: the next receive lands right after it
+        // while the datagrams are alive, and at the slab's start once they are gone.
+        let next = slabs.room_uninit(SLAB_DATAGRAMS + 5);
+        assert_eq!(next.as_ptr() as usize, base + 64 + 7);
+        assert_eq!(
+            next.len(),
+            (SLAB_DATAGRAMS - 2) * 64,
+            "whole slots left, no more"
+        );
+        drop((first, second));
+        assert_eq!(slabs.room_uninit(1).as_ptr() as usize, base);
+        assert_eq!(slabs.room_uninit(1).len(), 64);
+    }
+
+    #[test]
+    fn a_cut_datagram_in_a_batch_is_an_error_and_the_next_one_is_kept() {
+        let mut slabs = Slabs::new(16);
+        let room = slabs.room_uninit(2);
+        write_slot(room, 16, 0, &[1; 16]);
+        write_slot(room, 16, 1, b"ok");
+        // SAFETY: the slot's 16 bytes were written (the datagram was 40 long, cut at 16).
+        let cut = unsafe { slabs.take_received(40, true) };
+        assert!(matches!(cut, Err(Error::Io { call: "recv", .. })));
+        // SAFETY: written above, next in slot order.
+        let kept = unsafe { slabs.take_received(2, false) }.expect("fits");
+        assert_eq!(&kept[..], b"ok");
     }
 
     #[test]
