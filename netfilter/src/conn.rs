@@ -295,12 +295,19 @@ impl Inbox {
         }
     }
 
-    /// The next message of type `packet_type` received, as a slice of its datagram; `None`
-    /// when every received datagram is walked. The kernel's error reports (answers to `what`,
-    /// e.g. verdicts) and malformed messages come back as errors in their turn; the walk goes
-    /// on after them with the next call (a framing error ends its datagram). Control messages
-    /// (`NLMSG_DONE` ending an NFLOG batch, acknowledgements) are skipped.
-    pub(crate) fn next_message(&mut self, packet_type: u16, what: &str) -> Result<Option<Bytes>> {
+    /// The next message of type `packet_type` received, made into a `T` by `make` from the
+    /// message as a slice of its datagram and as framed and checked here (once); `None` when
+    /// every received datagram is walked. The kernel's error reports (answers to `what`, e.g.
+    /// verdicts) and malformed messages, those `make` refuses included, come back as errors
+    /// in their turn; the walk goes on after them with the next call (a framing error ends
+    /// its datagram). Control messages (`NLMSG_DONE` ending an NFLOG batch,
+    /// acknowledgements) are skipped.
+    pub(crate) fn next_message<T>(
+        &mut self,
+        packet_type: u16,
+        what: &str,
+        make: impl FnOnce(Bytes, &NlMsg<'_>) -> std::result::Result<T, wire::WireError>,
+    ) -> Result<Option<T>> {
         loop {
             if self.at >= self.current.len() {
                 match self.datagrams.pop_front() {
@@ -325,7 +332,10 @@ impl Inbox {
             let start = self.at;
             self.at = start.saturating_add(wire::align(len));
             match Incoming::classify(message, packet_type) {
-                Ok(Incoming::Packet(_)) => return Ok(Some(self.current.slice(start..start + len))),
+                Ok(Incoming::Packet(message)) => {
+                    let bytes = self.current.slice(start..start + len);
+                    return Ok(Some(make(bytes, &message)?));
+                }
                 Ok(Incoming::Error(errno)) => {
                     return Err(Error::kernel(
                         what.to_owned(),

@@ -574,14 +574,14 @@ impl LogGroup {
         if let Some(packet) = self.held.take() {
             return Ok(Some(packet));
         }
-        let Some(message) = self
-            .inbox
-            .next_message(wire::LogPacket::MSG_TYPE, "configure a log group")?
+        let Some(mut packet) = self.inbox.next_message(
+            wire::LogPacket::MSG_TYPE,
+            "configure a log group",
+            |bytes, msg| Ok(LogPacket::new(bytes, wire::LogAttrs::locate(msg)?)),
+        )?
         else {
             return Ok(None);
         };
-        let attrs = wire::LogAttrs::locate(&wire::NlMsg::new_checked(&message)?)?;
-        let mut packet = LogPacket::new(message, attrs);
         if let Some(seq) = packet.seq() {
             let lost = self.seqs.observe(packet.group(), seq);
             packet.lost_before = Some(lost);
@@ -698,8 +698,9 @@ impl Iterator for LogIncoming<'_> {
 pub struct LogPacket {
     message: Bytes,
     attrs: wire::LogAttrs,
-    /// The prefix as text when it is not valid UTF-8 (lossy); `None` when it is valid.
-    prefix_lossy: Option<Box<str>>,
+    /// The prefix as text when it is not valid UTF-8 (lossy), made by the first
+    /// [`LogPacket::prefix`] that needs it; a valid prefix is read in place.
+    prefix_lossy: OnceLock<Box<str>>,
     lost_before: Option<u32>,
 }
 
@@ -722,16 +723,10 @@ impl LogPacket {
     /// The packet of message `message` (a slice of the received datagram), located as
     /// `attrs`.
     fn new(message: Bytes, attrs: wire::LogAttrs) -> LogPacket {
-        let prefix_lossy = attrs
-            .prefix(&message)
-            .and_then(|b| match std::str::from_utf8(b) {
-                Ok(_) => None,
-                Err(_) => Some(String::from_utf8_lossy(b).into()),
-            });
         LogPacket {
             message,
             attrs,
-            prefix_lossy,
+            prefix_lossy: OnceLock::new(),
             lost_before: None,
         }
     }
@@ -827,11 +822,14 @@ impl LogPacket {
     /// that is not valid UTF-8 has its invalid sequences replaced by U+FFFD; see
     /// [`LogPacket::prefix_bytes`] for the exact bytes.
     pub fn prefix(&self) -> Option<&str> {
-        if let Some(text) = &self.prefix_lossy {
-            return Some(text);
+        let bytes = self.prefix_bytes()?;
+        match std::str::from_utf8(bytes) {
+            Ok(text) => Some(text),
+            Err(_) => Some(
+                self.prefix_lossy
+                    .get_or_init(|| String::from_utf8_lossy(bytes).into()),
+            ),
         }
-        self.prefix_bytes()
-            .and_then(|b| std::str::from_utf8(b).ok())
     }
 
     /// The prefix's exact bytes, without the terminating NUL.

@@ -73,6 +73,37 @@ impl<'a> Attr<'a> {
             value: Cow::Borrowed(self.value),
         }
     }
+
+    /// The attribute at the start of `buf`, and how far the next one is: its length aligned,
+    /// which may pass the end of `buf` (an unpadded last attribute).
+    ///
+    /// A header cut short is [`WireError::Truncated`]; an `nla_len` below 4 (zero included)
+    /// or past the end of `buf` is [`WireError::BadLength`].
+    #[inline]
+    fn first(buf: &'a [u8]) -> Result<(Self, usize), WireError> {
+        let Some(&[l0, l1, t0, t1]) = buf.first_chunk::<NLA_HDRLEN>() else {
+            return Err(WireError::Truncated {
+                part: Part::AttributeHeader,
+                needed: NLA_HDRLEN,
+                got: buf.len(),
+            });
+        };
+        let len = usize::from(u16::from_ne_bytes([l0, l1]));
+        // `get` is `None` for a length below the header's (start past end) or past the end.
+        let Some(value) = buf.get(NLA_HDRLEN..len) else {
+            return Err(WireError::BadLength {
+                part: Part::Attribute,
+                len,
+                min: NLA_HDRLEN,
+                available: buf.len(),
+            });
+        };
+        let attr = Attr {
+            raw_type: u16::from_ne_bytes([t0, t1]),
+            value,
+        };
+        Ok((attr, align(len)))
+    }
 }
 
 /// Iterates over the attributes in a buffer (the rest of a message after its fixed headers, or
@@ -104,31 +135,16 @@ impl<'a> Iterator for AttrIter<'a> {
         if self.failed || self.rest.is_empty() {
             return None;
         }
-        let r = self.rest;
-        let Some(&[l0, l1, t0, t1]) = r.first_chunk::<NLA_HDRLEN>() else {
-            self.failed = true;
-            return Some(Err(WireError::Truncated {
-                part: Part::AttributeHeader,
-                needed: NLA_HDRLEN,
-                got: r.len(),
-            }));
-        };
-        let len = usize::from(u16::from_ne_bytes([l0, l1]));
-        // `get` is `None` for a length below the header's (start past end) or past the end.
-        let Some(value) = r.get(NLA_HDRLEN..len) else {
-            self.failed = true;
-            return Some(Err(WireError::BadLength {
-                part: Part::Attribute,
-                len,
-                min: NLA_HDRLEN,
-                available: r.len(),
-            }));
-        };
-        self.rest = r.get(align(len)..).unwrap_or_default();
-        Some(Ok(Attr {
-            raw_type: u16::from_ne_bytes([t0, t1]),
-            value,
-        }))
+        match Attr::first(self.rest) {
+            Ok((attr, step)) => {
+                self.rest = self.rest.get(step..).unwrap_or_default();
+                Some(Ok(attr))
+            }
+            Err(err) => {
+                self.failed = true;
+                Some(Err(err))
+            }
+        }
     }
 }
 
@@ -163,16 +179,17 @@ impl<const N: usize> AttrTable<N> {
             at: [0; N],
             beyond: false,
         };
-        let base = msg.as_ptr() as usize;
-        for a in AttrIter::new(msg.get(start..).unwrap_or_default()) {
-            let a = a?;
+        // As `AttrIter`, over `msg` itself: each attribute's offset is at hand.
+        let mut at = start;
+        while at < msg.len() {
+            let (a, step) = Attr::first(msg.get(at..).unwrap_or_default())?;
             check(&a)?;
-            // The value lies inside `msg`, right after the attribute's header.
-            let at = a.value.as_ptr() as usize - base - NLA_HDRLEN;
             match table.at.get_mut(usize::from(a.kind())) {
                 Some(slot) => *slot = Self::encode(at, msg.len())?,
                 None => table.beyond = true,
             }
+            // `step` is at most 65536: no overflow.
+            at += step;
         }
         Ok(table)
     }

@@ -246,6 +246,10 @@ impl QueueAttrs {
     /// [`WireError::BadLength`] for broken framing; [`WireError::BadAttribute`] for a value of
     /// the wrong size; [`WireError::MissingAttribute`] without `NFQA_PACKET_HDR` or with an
     /// incomplete VLAN nest.
+    // Inlined, with `check_attr`, into a receive loop (`netfilter`'s `Queue::next_ready`), the
+    // table is made in place: ~40 instructions less per packet there (callgrind);
+    // `LogAttrs::locate` measured slower inlined.
+    #[inline]
     pub fn locate(msg: &NlMsg<'_>) -> Result<QueueAttrs, WireError> {
         expect_type(msg, QueuePacket::MSG_TYPE)?;
         let (nfgen, _) = msg.nfnetlink()?;
@@ -344,6 +348,7 @@ fn known_attr(kind: u16) -> bool {
 }
 
 /// Checks one attribute of a packet message as its reader will decode it.
+#[inline]
 fn check_attr(a: &Attr<'_>) -> Result<(), WireError> {
     match a.kind() {
         PACKET_HDR => QueuePacketHdr::parse(a).map(drop),
