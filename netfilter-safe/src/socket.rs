@@ -77,24 +77,10 @@ use crate::error::{Error, Result};
 /// Receives one datagram into `buf` with `flags` added to `MSG_TRUNC`, retrying on `EINTR`,
 /// and returns its full length (larger than `buf.len()` when it was cut).
 pub(crate) fn recv_raw(fd: RawFd, buf: &mut [u8], flags: libc::c_int) -> std::io::Result<usize> {
-    loop {
-        // SAFETY: `buf` is valid for writes of `buf.len()` bytes for the duration of the call.
-        let n = unsafe {
-            libc::recv(
-                fd,
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-                libc::MSG_TRUNC | flags,
-            )
-        };
-        if n >= 0 {
-            return Ok(n as usize);
-        }
-        let err = std::io::Error::last_os_error();
-        if err.kind() != std::io::ErrorKind::Interrupted {
-            return Err(err);
-        }
-    }
+    // SAFETY: `u8` and `MaybeUninit<u8>` have the same layout, and `recv_one_raw` only has the
+    // kernel write received bytes into it, never uninitialised ones.
+    let buf = unsafe { &mut *(buf as *mut [u8] as *mut [MaybeUninit<u8>]) };
+    recv_one_raw(fd, buf, flags)
 }
 
 /// The most datagrams [`recv_batch_raw`] takes in one call.
@@ -115,6 +101,13 @@ pub(crate) fn recv_batch_raw(
     flags: libc::c_int,
 ) -> std::io::Result<usize> {
     let n = lens.len().min(MAX_BATCH).min(buf.len() / slot);
+    if n == 1 {
+        // One slot: a plain recv, cheaper than recvmmsg's message headers.
+        return recv_one_raw(fd, &mut buf[..slot], flags & !libc::MSG_WAITFORONE).map(|len| {
+            lens[0] = len;
+            1
+        });
+    }
     let mut iovs = [const { MaybeUninit::<libc::iovec>::uninit() }; MAX_BATCH];
     let mut msgs = [const { MaybeUninit::<libc::mmsghdr>::uninit() }; MAX_BATCH];
     for ((chunk, iov), msg) in buf
@@ -154,6 +147,34 @@ pub(crate) fn recv_batch_raw(
                 *len = unsafe { msg.assume_init_ref() }.msg_len as usize;
             }
             return Ok(got);
+        }
+        let err = std::io::Error::last_os_error();
+        if err.kind() != std::io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+}
+
+/// [`recv_raw`] into memory that need not be initialised; on success the first
+/// `min(n, buf.len())` bytes of `buf` have been written by the kernel.
+fn recv_one_raw(
+    fd: RawFd,
+    buf: &mut [MaybeUninit<u8>],
+    flags: libc::c_int,
+) -> std::io::Result<usize> {
+    loop {
+        // SAFETY: `buf` is valid for writes of `buf.len()` bytes for the duration of the call;
+        // the kernel writes at most that many.
+        let n = unsafe {
+            libc::recv(
+                fd,
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                libc::MSG_TRUNC | flags,
+            )
+        };
+        if n >= 0 {
+            return Ok(n as usize);
         }
         let err = std::io::Error::last_os_error();
         if err.kind() != std::io::ErrorKind::Interrupted {

@@ -244,6 +244,11 @@ pub(crate) struct Inbox {
     current: Bytes,
     at: usize,
     report_overruns: bool,
+    /// Whether a receive without `burst` offers room for many datagrams: only after the last
+    /// one filled all the room it offered. A wide `recvmmsg` pays an attempt at a datagram
+    /// that is not there when only one was waiting (the usual case for a log group that keeps
+    /// up), which costs more than the syscalls it saves.
+    wide: bool,
 }
 
 impl Inbox {
@@ -255,6 +260,7 @@ impl Inbox {
             current: Bytes::new(),
             at: 0,
             report_overruns,
+            wide: false,
         }
     }
 
@@ -270,9 +276,10 @@ impl Inbox {
     }
 
     /// Receives what is waiting, waiting at most `timeout` for the first datagram (see
-    /// [`Conn::receive`]); with `burst`, receives again while every slot was filled, up to
-    /// [`BURST`] datagrams. Returns whether anything came. An overrun is returned as
-    /// [`Error::Overrun`] unless reporting is off.
+    /// [`Conn::receive`]). With `burst`, receives again while every slot was filled, up to
+    /// [`BURST`] datagrams; without, makes one call, which takes one datagram unless the last
+    /// call filled all its room (then as many as are waiting). Returns whether anything
+    /// came. An overrun is returned as [`Error::Overrun`] unless reporting is off.
     pub(crate) fn receive(
         &mut self,
         conn: &Conn,
@@ -280,11 +287,16 @@ impl Inbox {
         burst: bool,
     ) -> Result<bool> {
         let (mut received, mut wait) = (0, timeout);
+        let max = if burst || self.wide { BURST } else { 1 };
         loop {
-            match conn.receive(&mut self.slabs, wait, BURST - received, &mut self.datagrams) {
+            match conn.receive(&mut self.slabs, wait, max - received, &mut self.datagrams) {
                 Ok((n, more)) => {
                     received += n;
-                    if !(burst && more) || received >= BURST {
+                    if !burst {
+                        self.wide = more;
+                        return Ok(received > 0);
+                    }
+                    if !more || received >= BURST {
                         return Ok(received > 0);
                     }
                 }
