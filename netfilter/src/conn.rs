@@ -244,12 +244,19 @@ pub(crate) struct Inbox {
     current: Bytes,
     at: usize,
     report_overruns: bool,
-    /// Whether a receive without `burst` offers room for many datagrams: only after the last
-    /// one filled all the room it offered. A wide `recvmmsg` pays an attempt at a datagram
-    /// that is not there when only one was waiting (the usual case for a log group that keeps
-    /// up), which costs more than the syscalls it saves.
+    /// Whether a receive without `burst` offers room for many datagrams (`recvmmsg`) or for
+    /// one (a plain `recv`). A wide receive pays an attempt at a datagram that is not there
+    /// when only one was waiting (the usual case for a log group that keeps up), which costs
+    /// more than the syscalls it saves; so receives stay wide while they take several
+    /// datagrams, and a narrow one turns wide when it finds its room filled [`PROBE`] times
+    /// in a row (the program may be falling behind).
     wide: bool,
+    /// Narrow receives in a row that took a datagram.
+    narrow_full: u8,
 }
+
+/// After this many narrow receives in a row that each took a datagram, the next one is wide.
+const PROBE: u8 = 8;
 
 impl Inbox {
     /// An inbox for datagrams of up to `size` bytes.
@@ -261,6 +268,7 @@ impl Inbox {
             at: 0,
             report_overruns,
             wide: false,
+            narrow_full: 0,
         }
     }
 
@@ -277,9 +285,9 @@ impl Inbox {
 
     /// Receives what is waiting, waiting at most `timeout` for the first datagram (see
     /// [`Conn::receive`]). With `burst`, receives again while every slot was filled, up to
-    /// [`BURST`] datagrams; without, makes one call, which takes one datagram unless the last
-    /// call filled all its room (then as many as are waiting). Returns whether anything
-    /// came. An overrun is returned as [`Error::Overrun`] unless reporting is off.
+    /// [`BURST`] datagrams; without, makes one call, which takes one datagram or, when the
+    /// program seems to fall behind, as many as are waiting (see `wide`). Returns whether
+    /// anything came. An overrun is returned as [`Error::Overrun`] unless reporting is off.
     pub(crate) fn receive(
         &mut self,
         conn: &Conn,
@@ -293,7 +301,7 @@ impl Inbox {
                 Ok((n, more)) => {
                     received += n;
                     if !burst {
-                        self.wide = more;
+                        self.adapt(n, more);
                         return Ok(received > 0);
                     }
                     if !more || received >= BURST {
@@ -304,6 +312,21 @@ impl Inbox {
                 Err(err) => return Err(err),
             }
             wait = Some(Duration::ZERO);
+        }
+    }
+
+    /// Chooses the width of the next receive without `burst` after one that took `n`
+    /// datagrams and filled its room (`full`); see `wide`.
+    fn adapt(&mut self, n: usize, full: bool) {
+        if self.wide {
+            self.wide = n > 1;
+        } else if full {
+            self.narrow_full += 1;
+            if self.narrow_full >= PROBE {
+                (self.wide, self.narrow_full) = (true, 0);
+            }
+        } else {
+            self.narrow_full = 0;
         }
     }
 
@@ -451,4 +474,31 @@ pub(crate) fn interface_name(ns: &OwnedFd, index: u32) -> Option<String> {
     })
     .ok()
     .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn receives_turn_wide_when_the_program_falls_behind_and_narrow_when_it_keeps_up() {
+        let mut inbox = Inbox::new(64, true);
+        // Narrow receives that each took their datagram: wide after PROBE of them in a row,
+        // and a receive that found nothing starts the count again.
+        for _ in 0..PROBE - 1 {
+            inbox.adapt(1, true);
+        }
+        inbox.adapt(0, false);
+        for _ in 0..PROBE - 1 {
+            inbox.adapt(1, true);
+            assert!(!inbox.wide);
+        }
+        inbox.adapt(1, true);
+        assert!(inbox.wide);
+        // Wide while several datagrams wait, narrow again when only one did.
+        inbox.adapt(5, false);
+        assert!(inbox.wide);
+        inbox.adapt(1, false);
+        assert!(!inbox.wide);
+    }
 }
