@@ -238,6 +238,16 @@ fn over_replay(size: usize) {
             black_box(p.payload().len());
         }
     });
+    bench("netfilter LogGroup recv_batch (replay)", size, |n| {
+        let mut handed = 0;
+        while handed < n {
+            handed += log
+                .recv_batch(None, |p| {
+                    black_box(p.payload().len());
+                })
+                .expect("messages") as u64;
+        }
+    });
 }
 
 /// The `netfilter` queue over the fake kernel: packets are fed 32 at a time (not timed), then

@@ -45,6 +45,7 @@ pub fn run(kind: &str, plan: Plan) -> Outcome {
         "queue-safe" => queue_safe(plan),
         "queue-threads" => queue_threads(plan),
         "log-default" => log(plan),
+        "log-batch" => log_batch(plan),
         "log-safe" => log_safe(plan),
         other => Err(format!("unknown consumer kind {other:?}").into()),
     }
@@ -319,13 +320,7 @@ fn queue_safe(plan: Plan) -> Outcome {
 
 /// The `netfilter` crate's log group, with the kernel's batching or with `qthresh`.
 fn log(plan: Plan) -> Outcome {
-    // A 4 MiB receive buffer, as the C program sets: a logger's burst must not overflow it.
-    let mut builder = LogGroup::builder(plan.num).recv_buffer(4 << 20);
-    if plan.qthresh > 0 {
-        builder = builder.qthresh(plan.qthresh);
-    }
-    let mut log = builder.open()?;
-    ready()?;
+    let mut log = open_log(&plan)?;
     let mut start = Snap::now();
     let (mut count, mut overruns) = (0u64, 0u64);
     while count < plan.count {
@@ -345,6 +340,51 @@ fn log(plan: Plan) -> Outcome {
             start = Snap::now();
         }
     }
+    end_log(&log, &plan, start, count, overruns);
+    Ok(())
+}
+
+/// The `netfilter` crate's log group read with `recv_batch`: each packet lent to a callback as
+/// a view of the received datagram, as C's callbacks get it.
+fn log_batch(plan: Plan) -> Outcome {
+    let mut log = open_log(&plan)?;
+    let mut start = Snap::now();
+    let (mut count, mut overruns) = (0u64, 0u64);
+    while count < plan.count {
+        // Gives up after `idle` without a message, as the C program does with SO_RCVTIMEO.
+        let handed = log.recv_batch(Some(plan.idle), |packet| {
+            black_box(packet.payload().len());
+            count += 1;
+            if count == plan.warm {
+                start = Snap::now();
+            }
+        });
+        match handed {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(netfilter::Error::Overrun { .. }) => overruns += 1,
+            Err(error) => return Err(error.into()),
+        }
+    }
+    end_log(&log, &plan, start, count, overruns);
+    Ok(())
+}
+
+/// The `netfilter` log group of `plan`, opened, with the consumer reported ready.
+fn open_log(plan: &Plan) -> Result<LogGroup, Box<dyn std::error::Error>> {
+    // A 4 MiB receive buffer, as the C program sets: a logger's burst must not overflow it.
+    let mut builder = LogGroup::builder(plan.num).recv_buffer(4 << 20);
+    if plan.qthresh > 0 {
+        builder = builder.qthresh(plan.qthresh);
+    }
+    let log = builder.open()?;
+    ready()?;
+    Ok(log)
+}
+
+/// Prints the result of a `netfilter` log group's run that counted `count` messages, the
+/// measurement started at `start` (or now, when the warm-up was never over).
+fn end_log(log: &LogGroup, plan: &Plan, mut start: Snap, count: u64, overruns: u64) {
     if count < plan.warm {
         start = Snap::now();
     }
@@ -359,7 +399,6 @@ fn log(plan: Plan) -> Outcome {
         overruns,
         &format!(" drops={drops}"),
     );
-    Ok(())
 }
 
 /// The safe layer's log group: one `recv`, one `handle_packet` per datagram, as the C program

@@ -109,9 +109,14 @@ const QUEUE_CONSUMERS: [Consumer; 5] = [
     ),
 ];
 
-const LOG_CONSUMERS: [Consumer; 6] = [
+const LOG_CONSUMERS: [Consumer; 8] = [
     Consumer::log("C libnetfilter_log", Program::C("nflog_plain"), 0),
     Consumer::log("netfilter LogGroup", Program::Rust("log-default"), 0),
+    Consumer::log(
+        "netfilter LogGroup, recv_batch",
+        Program::Rust("log-batch"),
+        0,
+    ),
     Consumer::log(
         "netfilter-safe, handle_packet",
         Program::Rust("log-safe"),
@@ -119,6 +124,11 @@ const LOG_CONSUMERS: [Consumer; 6] = [
     ),
     Consumer::log("C libnetfilter_log", Program::C("nflog_plain"), 1),
     Consumer::log("netfilter LogGroup", Program::Rust("log-default"), 1),
+    Consumer::log(
+        "netfilter LogGroup, recv_batch",
+        Program::Rust("log-batch"),
+        1,
+    ),
     Consumer::log(
         "netfilter-safe, handle_packet",
         Program::Rust("log-safe"),

@@ -214,8 +214,11 @@ fn queue_steady_state_allocates_nothing_per_packet() {
     );
 }
 
-#[test]
-fn log_steady_state_allocates_nothing_per_message() {
+/// Feeds a log group over the fake kernel [`BATCH`] messages per round, half the rounds one
+/// message per datagram (qthresh 1) and half as the kernel batches, and lets `receive` take
+/// each round's messages, returning the allocations it counted; asserts that the rounds
+/// after the warm-up counted none (`what` names the way of receiving).
+fn assert_log_allocates_nothing(what: &str, mut receive: impl FnMut(&mut LogGroup) -> u64) {
     let (kernel, transport) = FakeKernel::new().expect("a fake kernel");
     let mut log = LogGroup::builder(3)
         .transport(Uncounted(transport))
@@ -228,7 +231,6 @@ fn log_steady_state_allocates_nothing_per_message() {
 
     let mut total = 0u64;
     for round in 0..WARM_UP + BATCHES {
-        // Half the batches one message per datagram (qthresh 1), half as the kernel batches.
         if round % 2 == 0 {
             for _ in 0..BATCH {
                 kernel.log_packet(packet.clone()).expect("fed");
@@ -241,6 +243,26 @@ fn log_steady_state_allocates_nothing_per_message() {
         if round == WARM_UP {
             reset_sizes();
         }
+        let n_round = receive(&mut log);
+        if round >= WARM_UP {
+            total += n_round;
+        }
+    }
+    let messages = BATCH * BATCHES;
+    eprintln!(
+        "{what}: {:.4} allocations per message",
+        total as f64 / messages as f64
+    );
+    print_sizes();
+    assert_eq!(
+        total, 0,
+        "{what}: allocations in steady state over {messages} messages"
+    );
+}
+
+#[test]
+fn log_steady_state_allocates_nothing_per_message() {
+    assert_log_allocates_nothing("log", |log| {
         let mut n_round = 0;
         for _ in 0..BATCH {
             let (received, n) = counted(|| log.recv());
@@ -257,20 +279,29 @@ fn log_steady_state_allocates_nothing_per_message() {
             let (_, n) = counted(|| drop(received));
             n_round += n;
         }
-        if round >= WARM_UP {
-            total += n_round;
+        n_round
+    });
+}
+
+#[test]
+fn log_recv_batch_allocates_nothing_per_message() {
+    assert_log_allocates_nothing("log recv_batch", |log| {
+        let (mut handed, mut n_round) = (0, 0);
+        while handed < BATCH {
+            let (lent, n) = counted(|| {
+                log.recv_batch(Some(Duration::from_secs(5)), |packet| {
+                    black_box((
+                        packet.payload().len(),
+                        packet.prefix().map(str::len),
+                        packet.lost_before(),
+                    ));
+                })
+            });
+            handed += lent.expect("messages") as u64;
+            n_round += n;
         }
-    }
-    let messages = BATCH * BATCHES;
-    eprintln!(
-        "log: {:.4} allocations per message",
-        total as f64 / messages as f64
-    );
-    print_sizes();
-    assert_eq!(
-        total, 0,
-        "allocations in steady state over {messages} messages"
-    );
+        n_round
+    });
 }
 
 /// Packets sent to each handle over the real kernel, and how many of them are warm-up.
@@ -365,14 +396,33 @@ fn over_the_real_kernel_receiving_allocates_nothing() {
             }
         }
     });
+    // The same with the log group's callback receive.
+    let mut batch_total = 0u64;
+    std::thread::scope(|scope| {
+        scope.spawn(|| send_bursts(&socket, 9106, REAL_PACKETS));
+        let mut handed = 0;
+        while handed < REAL_PACKETS {
+            let (lent, n) = counted(|| {
+                log.recv_batch(Some(wait), |packet| {
+                    black_box(packet.payload().len());
+                })
+            });
+            let lent = lent.expect("recv") as u64;
+            assert!(lent > 0, "messages in time");
+            if handed >= REAL_WARM_UP {
+                batch_total += n;
+            }
+            handed += lent;
+        }
+    });
     let measured = REAL_PACKETS - REAL_WARM_UP;
     eprintln!(
-        "real kernel: {queue_total} allocations over {measured} queued packets, {log_total} over {measured} log messages"
+        "real kernel: {queue_total} allocations over {measured} queued packets, {log_total} over {measured} log messages, {batch_total} over about as many lent by recv_batch"
     );
     print_sizes();
     assert_eq!(
-        (queue_total, log_total),
-        (0, 0),
-        "allocations in steady state (queue, log)"
+        (queue_total, log_total, batch_total),
+        (0, 0, 0),
+        "allocations in steady state (queue, log, log recv_batch)"
     );
 }

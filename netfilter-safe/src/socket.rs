@@ -100,14 +100,29 @@ pub(crate) fn recv_batch_raw(
     lens: &mut [usize],
     flags: libc::c_int,
 ) -> std::io::Result<usize> {
-    let n = lens.len().min(MAX_BATCH).min(buf.len() / slot);
-    if n == 1 {
-        // One slot: a plain recv, cheaper than recvmmsg's message headers.
-        return recv_one_raw(fd, &mut buf[..slot], flags & !libc::MSG_WAITFORONE).map(|len| {
-            lens[0] = len;
-            1
-        });
+    if lens.len() >= 2 && buf.len() / 2 >= slot {
+        return recv_many_raw(fd, buf, slot, lens, flags);
     }
+    // One slot (or none): a plain recv, cheaper than recvmmsg's message headers.
+    let (Some(first), Some(room)) = (lens.first_mut(), buf.get_mut(..slot)) else {
+        return Ok(0);
+    };
+    *first = recv_one_raw(fd, room, flags & !libc::MSG_WAITFORONE)?;
+    Ok(1)
+}
+
+/// [`recv_batch_raw`] for two slots or more: one `recvmmsg`. Its own function, never inlined,
+/// so that a single-slot receive does not set up (and probe) the stack frame of 64 message
+/// headers.
+#[inline(never)]
+fn recv_many_raw(
+    fd: RawFd,
+    buf: &mut [MaybeUninit<u8>],
+    slot: usize,
+    lens: &mut [usize],
+    flags: libc::c_int,
+) -> std::io::Result<usize> {
+    let n = lens.len().min(MAX_BATCH).min(buf.len() / slot);
     let mut iovs = [const { MaybeUninit::<libc::iovec>::uninit() }; MAX_BATCH];
     let mut msgs = [const { MaybeUninit::<libc::mmsghdr>::uninit() }; MAX_BATCH];
     for ((chunk, iov), msg) in buf

@@ -582,7 +582,7 @@ impl Shared {
                     break;
                 }
             };
-            let header = *msg.header();
+            let header = msg.header();
             let message = decode(&msg);
             let result = if !state.net_admin {
                 // nfnetlink_rcv: without CAP_NET_ADMIN the first message is answered with
@@ -632,7 +632,7 @@ fn error_reply(port_id: u32, msg: &NlMsg<'_>, code: i32) -> Vec<u8> {
         seq: msg.header().seq,
         pid: port_id,
         error: code,
-        original: Some(*msg.header()),
+        original: Some(msg.header()),
         rest: Cow::Owned(rest),
     };
     // An NlError with a header and a payload shorter than the request cannot be too long.

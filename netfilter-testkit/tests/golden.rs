@@ -115,7 +115,7 @@ fn captured_header(raw: &[u8], row: &Value) -> NfHeader {
         .expect("a message")
         .expect("framing");
     let (nfgen, _) = msg.nfnetlink().expect("nfgenmsg");
-    let h = NfHeader::from_parts(msg.header(), &nfgen);
+    let h = NfHeader::from_parts(&msg.header(), &nfgen);
     assert_eq!(
         (h.flags, h.seq, h.pid, h.version),
         (0, 0, 0, 0),

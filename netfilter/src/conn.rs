@@ -3,6 +3,7 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
+use std::ops::Range;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -193,12 +194,22 @@ impl Conn {
     ) -> Result<(usize, bool)> {
         match &self.link {
             Link::Socket(socket) => {
-                let mut lens = [0; BURST];
                 let slot = slabs.slot();
-                let room = slabs.room_uninit(max.min(BURST));
-                let offered = room.len() / slot;
+                let max = max.clamp(1, BURST);
+                let room = slabs.room_uninit(max);
+                // One datagram (the usual case of a log group): nothing to size or zero.
+                let mut one = [0];
+                let mut many;
+                let lens = match max {
+                    1 => &mut one[..],
+                    _ => {
+                        many = [0; BURST];
+                        &mut many[..room.len() / slot]
+                    }
+                };
+                let offered = lens.len();
                 let n = socket
-                    .recv_batch(room, slot, &mut lens[..offered], timeout)
+                    .recv_batch(room, slot, lens, timeout)
                     .map_err(|source| Error::io("recv", source))?;
                 let mut result = Ok((n, n == offered));
                 for (i, &len) in lens[..n].iter().enumerate() {
@@ -330,19 +341,18 @@ impl Inbox {
         }
     }
 
-    /// The next message of type `packet_type` received, made into a `T` by `make` from the
-    /// message as a slice of its datagram and as framed and checked here (once); `None` when
-    /// every received datagram is walked. The kernel's error reports (answers to `what`, e.g.
-    /// verdicts) and malformed messages, those `make` refuses included, come back as errors
-    /// in their turn; the walk goes on after them with the next call (a framing error ends
-    /// its datagram). Control messages (`NLMSG_DONE` ending an NFLOG batch,
-    /// acknowledgements) are skipped.
-    pub(crate) fn next_message<T>(
+    /// The next message of type `packet_type` received: where it lies in
+    /// [`Inbox::datagram`] (framed, its attributes not yet checked); `None` when every
+    /// received datagram is walked. The kernel's error reports (answers to `what`, e.g.
+    /// verdicts) and malformed messages come back as errors in their turn; the walk goes on
+    /// after them with the next call (a framing error ends its datagram). Control messages
+    /// (`NLMSG_DONE` ending an NFLOG batch, acknowledgements) are skipped.
+    #[inline(always)]
+    pub(crate) fn next_message(
         &mut self,
         packet_type: u16,
         what: &str,
-        make: impl FnOnce(Bytes, &NlMsg<'_>) -> std::result::Result<T, wire::WireError>,
-    ) -> Result<Option<T>> {
+    ) -> Result<Option<Range<usize>>> {
         loop {
             if self.at >= self.current.len() {
                 match self.datagrams.pop_front() {
@@ -367,10 +377,7 @@ impl Inbox {
             let start = self.at;
             self.at = start.saturating_add(wire::align(len));
             match Incoming::classify(message, packet_type) {
-                Ok(Incoming::Packet(message)) => {
-                    let bytes = self.current.slice(start..start + len);
-                    return Ok(Some(make(bytes, &message)?));
-                }
+                Ok(Incoming::Packet(_)) => return Ok(Some(start..start + len)),
                 Ok(Incoming::Error(errno)) => {
                     return Err(Error::kernel(
                         what.to_owned(),
@@ -381,6 +388,17 @@ impl Inbox {
                 Err(err) => return Err(Error::Malformed(err)),
             }
         }
+    }
+
+    /// The datagram [`Inbox::next_message`] walks: its ranges are in it.
+    pub(crate) fn datagram(&self) -> &Bytes {
+        &self.current
+    }
+
+    /// Makes the message that starts at `start` of [`Inbox::datagram`] (one
+    /// [`Inbox::next_message`] just returned) the next one again.
+    pub(crate) fn rewind(&mut self, start: usize) {
+        self.at = start;
     }
 
     /// Whether a message of type `packet_type` is still to come from what was received (or
@@ -404,16 +422,24 @@ pub(crate) fn recv_timeout<S, T>(
     if let Some(item) = next_ready(source)? {
         return Ok(Some(item));
     }
-    // A timeout too large to add (Duration::MAX) waits forever.
+    if timeout.is_zero() {
+        receive(source, Some(Duration::ZERO))?;
+        return next_ready(source);
+    }
+    // The first wait is the whole timeout: the clock is read once per call, not per
+    // receive. A timeout too large to add (Duration::MAX) waits forever.
     let deadline = Instant::now().checked_add(timeout);
+    let mut left = deadline.map(|_| timeout);
     loop {
-        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        let received = receive(source, left)?;
+        if !receive(source, left)? {
+            return Ok(None);
+        }
         if let Some(item) = next_ready(source)? {
             return Ok(Some(item));
         }
-        // Nothing came in time, or what came held nothing and the time is up.
-        if !received || left.is_some_and(|left| left.is_zero()) {
+        // What came held no packet: wait for what is left of the time.
+        left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        if left.is_some_and(|left| left.is_zero()) {
             return Ok(None);
         }
     }

@@ -1,13 +1,14 @@
 //! Ergonomic NFQUEUE and NFLOG for Rust.
 //!
 //! The crate most programs depend on: queues whose packets come out owned and take their
-//! verdict when and where the program likes, log groups whose packets come out owned, and
-//! every lower layer re-exported, so that one dependency gives every level.
+//! verdict when and where the program likes, log groups whose packets come out owned (or are
+//! lent to a callback, at C's cost), and every lower layer re-exported, so that one dependency
+//! gives every level.
 //!
 //! | you want | use |
 //! |---|---|
 //! | hold packets, verdict them from any thread, batch verdicts, async | [`Queue`], [`Packet`] |
-//! | see copies of packets as they are logged | [`LogGroup`] |
+//! | see copies of packets as they are logged | [`LogGroup`], [`LogPacket`]; [`LogGroup::recv_batch`] for the most messages per CPU second |
 //! | the C libraries' API, made safe | [`safe`] |
 //! | the raw C calls | [`sys::queue`], [`sys::log`] |
 //!
@@ -113,7 +114,7 @@ pub mod tokio;
 
 pub use conn::Namespace;
 pub use error::{Error, Result};
-pub use log::{LogBuilder, LogFlags, LogGroup, LogIncoming, LogPacket};
+pub use log::{LogBuilder, LogFlags, LogGroup, LogIncoming, LogPacket, LogPacketRef};
 pub use netfilter_safe as safe;
 pub use netfilter_safe::queue::{QueueFlags, SkbInfo};
 pub use netfilter_safe::{CopyMode, Family, Hook};

@@ -24,6 +24,33 @@
 //! # }
 //! ```
 //!
+//! # Owned or lent
+//!
+//! [`LogGroup::recv`] and its kin hand out owned [`LogPacket`]s, which share the received
+//! datagram (a reference count, no copy) and may be kept or sent to another thread.
+//! [`LogGroup::recv_batch`] lends each packet to a callback instead, as a [`LogPacketRef`]: a
+//! view of its message in the received datagram, with the same accessors. Nothing is copied,
+//! counted or moved per packet, which makes it as cheap per message as libnetfilter_log's own
+//! callbacks; [`LogPacketRef::to_packet`] keeps one.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use netfilter::LogGroup;
+//!
+//! # fn main() -> Result<(), netfilter::Error> {
+//! let mut log = LogGroup::builder(5).open()?;
+//! let mut bytes = 0;
+//! loop {
+//!     // Everything received in one wake-up, then back to the caller's loop.
+//!     log.recv_batch(Some(Duration::from_millis(100)), |packet| {
+//!         bytes += packet.payload().len();
+//!     })?;
+//! #   break;
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Overruns and lost messages
 //!
 //! When the socket's receive buffer is full, the kernel drops what it cannot deliver and the
@@ -78,7 +105,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use netfilter_log_sys as sys;
 use netfilter_safe::transport::Transport;
-use netfilter_safe::wire::{self, LogConfig, LogMode, Vlan};
+use netfilter_safe::wire::{self, LogConfig, LogMode, NlMsg, Vlan};
 use netfilter_safe::{CopyMode, Family, Hook};
 
 use crate::conn::{self, Conn, Inbox, Namespace, in_namespace, interface_name, request_header};
@@ -345,9 +372,7 @@ impl LogBuilder {
             conn: Conn::new(transport),
             groups: Vec::with_capacity(self.groups.len()),
             inbox: Inbox::new(size, self.report_overruns),
-            held: None,
-            seqs: SeqTracker::default(),
-            report_overruns: self.report_overruns,
+            seqs: SeqTracker::new(self.report_overruns),
         };
         let mode = LogMode {
             copy_range: self.copy_range,
@@ -374,6 +399,9 @@ impl LogBuilder {
     }
 }
 
+/// What the kernel's error reports among log messages answer.
+const ANSWERS: &str = "configure a log group";
+
 /// The largest timeout in hundredths of a second; see [`LogBuilder::MAX_TIMEOUT`].
 const MAX_TIMEOUT_HUNDREDTHS: u32 = u32::MAX / 1000;
 
@@ -391,15 +419,51 @@ fn hundredths(timeout: Duration) -> Result<u32> {
     }
 }
 
-/// The sequence number each group's next message should carry.
-#[derive(Debug, Default)]
+/// The sequence number each group's next message should carry, and how gaps are reported.
+#[derive(Debug)]
 struct SeqTracker {
     next: BTreeMap<u16, u32>,
+    /// Whether a gap is reported (as [`Error::Overrun`]) before the message that revealed it.
+    report: bool,
+    /// The gap just reported: the message that revealed it comes next (again), with this
+    /// count, and is not reported a second time.
+    reported: Option<u32>,
 }
 
 impl SeqTracker {
+    fn new(report: bool) -> SeqTracker {
+        SeqTracker {
+            next: BTreeMap::new(),
+            report,
+            reported: None,
+        }
+    }
+
     fn expect(&mut self, group: u16, seq: u32) {
         self.next.insert(group, seq);
+    }
+
+    /// How many messages of `group` were lost before the one numbered `seq` (`None` without
+    /// a number); `Err(lost)` when that gap is to be reported first, the message to be handed
+    /// out by the next call.
+    fn lost_before(
+        &mut self,
+        group: u16,
+        seq: Option<u32>,
+    ) -> std::result::Result<Option<u32>, u32> {
+        let Some(seq) = seq else {
+            return Ok(None);
+        };
+        if let Some(lost) = self.reported.take() {
+            return Ok(Some(lost));
+        }
+        match self.observe(group, seq) {
+            lost if lost > 0 && self.report => {
+                self.reported = Some(lost);
+                Err(lost)
+            }
+            lost => Ok(Some(lost)),
+        }
     }
 
     /// Records message `seq` of `group`; returns how many messages before it are missing.
@@ -451,10 +515,7 @@ pub struct LogGroup {
     conn: Conn,
     groups: Vec<u16>,
     inbox: Inbox,
-    /// A packet whose gap before it was just reported, to hand out next.
-    held: Option<LogPacket>,
     seqs: SeqTracker,
-    report_overruns: bool,
 }
 
 impl LogGroup {
@@ -506,6 +567,74 @@ impl LogGroup {
     /// As for [`LogGroup::recv`].
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<LogPacket>> {
         conn::recv_timeout(self, timeout, LogGroup::receive, LogGroup::next_ready)
+    }
+
+    /// Hands every packet received to `f`, lent as a [`LogPacketRef`]: a view of its message
+    /// in the received datagram, as C's callbacks get (nothing is copied, counted or
+    /// allocated per packet; [`LogPacketRef::to_packet`] keeps one). The fastest way to
+    /// read a log group, and one that leaves the loop to the caller.
+    ///
+    /// Hands out first what an earlier call left (a receive takes every datagram already
+    /// waiting, so one call may hand out many packets); when nothing is left, receives once,
+    /// waiting at most `timeout` for a datagram (forever with `None`, not at all with
+    /// zero), and hands out what came. Returns how many packets `f` was given: 0 when
+    /// nothing came in time (or what came held no packet).
+    ///
+    /// # Errors
+    /// As for [`LogGroup::recv`]. An error ends the call where it happened: the packets
+    /// before it were handed out, those after it are handed out by the next call; after a
+    /// reported gap ([`Error::Overrun`] with `Some`), the packet that revealed it comes first.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use netfilter::LogGroup;
+    /// use netfilter_testkit::fake::FakeKernel;
+    /// use netfilter_testkit::synth::LogPacketBuilder;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (kernel, transport) = FakeKernel::new()?;
+    /// let mut log = LogGroup::builder(4).transport(transport).open()?;
+    /// kernel.log_batch((1..=3u8).map(|i| LogPacketBuilder::ipv4(4).payload(vec![i; 20])))?;
+    /// let mut bytes = 0;
+    /// let n = log.recv_batch(Some(Duration::from_secs(1)), |packet| {
+    ///     bytes += packet.payload().len();
+    /// })?;
+    /// assert_eq!((n, bytes), (3, 60));
+    /// // Nothing more is waiting.
+    /// assert_eq!(log.recv_batch(Some(Duration::ZERO), |_| {})?, 0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn recv_batch(
+        &mut self,
+        timeout: Option<Duration>,
+        mut f: impl FnMut(&LogPacketRef<'_>),
+    ) -> Result<usize> {
+        let mut handed = 0;
+        let mut received = false;
+        loop {
+            // As `next_ready`, with the packet made where `f` reads it: no copy of it at all.
+            while let Some(range) = self
+                .inbox
+                .next_message(wire::LogPacket::MSG_TYPE, ANSWERS)?
+            {
+                let start = range.start;
+                let mut packet = LogPacket::unlocated(&self.inbox.datagram()[range]);
+                if let Err(gap) = packet.admit(&mut self.seqs)? {
+                    self.inbox.rewind(start);
+                    return Err(gap);
+                }
+                f(&packet);
+                handed += 1;
+            }
+            if handed > 0 || received {
+                return Ok(handed);
+            }
+            if !self.receive(timeout)? {
+                return Ok(0);
+            }
+            received = true;
+        }
     }
 
     /// A blocking iterator over the packets; it never ends by itself.
@@ -569,26 +698,20 @@ impl LogGroup {
     }
 
     /// The next packet already received, if any; a gap in the sequence numbers before it is
-    /// first reported as [`Error::Overrun`] (when reporting is on).
+    /// first reported as [`Error::Overrun`] (when reporting is on), and the packet is the
+    /// next one again.
     pub(crate) fn next_ready(&mut self) -> Result<Option<LogPacket>> {
-        if let Some(packet) = self.held.take() {
-            return Ok(Some(packet));
-        }
-        let Some(mut packet) = self.inbox.next_message(
-            wire::LogPacket::MSG_TYPE,
-            "configure a log group",
-            |bytes, msg| Ok(LogPacket::new(bytes, wire::LogAttrs::locate(msg)?)),
-        )?
+        let Some(range) = self
+            .inbox
+            .next_message(wire::LogPacket::MSG_TYPE, ANSWERS)?
         else {
             return Ok(None);
         };
-        if let Some(seq) = packet.seq() {
-            let lost = self.seqs.observe(packet.group(), seq);
-            packet.lost_before = Some(lost);
-            if lost > 0 && self.report_overruns {
-                self.held = Some(packet);
-                return Err(Error::Overrun { lost: Some(lost) });
-            }
+        let start = range.start;
+        let mut packet = LogPacket::unlocated(self.inbox.datagram().slice(range));
+        if let Err(gap) = packet.admit(&mut self.seqs)? {
+            self.inbox.rewind(start);
+            return Err(gap);
         }
         Ok(Some(packet))
     }
@@ -690,13 +813,17 @@ impl Iterator for LogIncoming<'_> {
     }
 }
 
-/// A logged packet, owned and `Send`: every attribute the kernel sent. It holds its message
-/// as a [`Bytes`] slice of the received datagram (no copy is made; the datagram stays
-/// allocated while a packet or a [`LogPacket::payload_bytes`] of it is alive) and where each
-/// attribute lies in it ([`wire::LogAttrs`]): each accessor decodes its attribute when called.
+/// A logged packet: every attribute the kernel sent, read in place from its message `M`.
+///
+/// `LogPacket` (`M` = [`Bytes`]) is owned and `Send`, as [`LogGroup::recv`] hands it out: it
+/// holds its message as a slice of the received datagram (no copy is made; the datagram stays
+/// allocated while a packet or a [`LogPacket::payload_bytes`] of it is alive). A
+/// [`LogPacketRef`] (`M` = `&[u8]`), as [`LogGroup::recv_batch`] lends it, borrows the
+/// message instead. Both keep where each attribute lies ([`wire::LogAttrs`]): each accessor
+/// decodes its attribute when called.
 #[derive(Clone)]
-pub struct LogPacket {
-    message: Bytes,
+pub struct LogPacket<M = Bytes> {
+    message: M,
     attrs: wire::LogAttrs,
     /// The prefix as text when it is not valid UTF-8 (lossy), made by the first
     /// [`LogPacket::prefix`] that needs it; a valid prefix is read in place.
@@ -704,7 +831,12 @@ pub struct LogPacket {
     lost_before: Option<u32>,
 }
 
-impl fmt::Debug for LogPacket {
+/// A logged packet lent to [`LogGroup::recv_batch`]'s callback: a view of its message in the
+/// received datagram, with every accessor of [`LogPacket`]; nothing is copied, counted or
+/// allocated to make it. [`LogPacketRef::to_packet`] copies it out to keep it.
+pub type LogPacketRef<'a> = LogPacket<&'a [u8]>;
+
+impl<M: AsRef<[u8]>> fmt::Debug for LogPacket<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LogPacket")
             .field("group", &self.group())
@@ -719,103 +851,119 @@ impl fmt::Debug for LogPacket {
     }
 }
 
-impl LogPacket {
-    /// The packet of message `message` (a slice of the received datagram), located as
-    /// `attrs`.
-    fn new(message: Bytes, attrs: wire::LogAttrs) -> LogPacket {
+impl<M: AsRef<[u8]>> LogPacket<M> {
+    /// The packet of message `message` (framed), to [`locate`](LogPacket::locate).
+    #[inline]
+    fn unlocated(message: M) -> LogPacket<M> {
         LogPacket {
             message,
-            attrs,
+            attrs: wire::LogAttrs::EMPTY,
             prefix_lossy: OnceLock::new(),
             lost_before: None,
         }
     }
 
+    /// Checks the message, locates its attributes (in place) and counts its sequence number
+    /// in `seqs`. `Ok(Err(overrun))` when it reveals a gap to report first: the caller
+    /// returns that error and hands the packet out next time.
+    #[inline]
+    fn admit(&mut self, seqs: &mut SeqTracker) -> Result<Result<()>> {
+        let msg = NlMsg::new_checked(self.message.as_ref())?;
+        self.attrs.relocate(&msg)?;
+        match seqs.lost_before(self.group(), self.seq()) {
+            Ok(lost) => {
+                self.lost_before = lost;
+                Ok(Ok(()))
+            }
+            Err(lost) => Ok(Err(Error::Overrun { lost: Some(lost) })),
+        }
+    }
+
+    /// The message's bytes.
+    #[inline]
+    fn msg(&self) -> &[u8] {
+        self.message.as_ref()
+    }
+
     /// The log group it was logged to.
     pub fn group(&self) -> u16 {
-        self.attrs.header().res_id
+        self.attrs.header(self.msg()).res_id
     }
 
     /// The protocol family of the rule that logged it.
     pub fn family(&self) -> Family {
-        Family::from(self.attrs.header().family)
+        Family::from(self.attrs.header(self.msg()).family)
     }
 
     /// The link-layer protocol (an ethertype: `0x0800` IPv4, `0x86dd` IPv6).
     pub fn hw_protocol(&self) -> u16 {
-        self.attrs.packet_hdr().hw_protocol
+        self.attrs.packet_hdr(self.msg()).hw_protocol
     }
 
     /// The hook it was logged at.
     pub fn hook(&self) -> Hook {
-        Hook::from(self.attrs.packet_hdr().hook)
+        Hook::from(self.attrs.packet_hdr(self.msg()).hook)
     }
 
     /// Its mark (`skb->mark`), 0 when unmarked.
     pub fn mark(&self) -> u32 {
-        self.attrs.mark(&self.message).unwrap_or(0)
+        self.attrs.mark(self.msg()).unwrap_or(0)
     }
 
     /// When it was received; the kernel sends it for hooks up to FORWARD.
     pub fn timestamp(&self) -> Option<SystemTime> {
-        system_time(self.attrs.timestamp(&self.message)?)
+        system_time(self.attrs.timestamp(self.msg())?)
     }
 
     /// The input interface index.
     pub fn indev(&self) -> Option<u32> {
-        self.attrs.indev(&self.message)
+        self.attrs.indev(self.msg())
     }
 
     /// The output interface index.
     pub fn outdev(&self) -> Option<u32> {
-        self.attrs.outdev(&self.message)
+        self.attrs.outdev(self.msg())
     }
 
     /// The physical input interface of a bridge port.
     pub fn physindev(&self) -> Option<u32> {
-        self.attrs.physindev(&self.message)
+        self.attrs.physindev(self.msg())
     }
 
     /// The physical output interface of a bridge port.
     pub fn physoutdev(&self) -> Option<u32> {
-        self.attrs.physoutdev(&self.message)
+        self.attrs.physoutdev(self.msg())
     }
 
     /// The source hardware address, at its real length (received packets).
     pub fn hw_addr(&self) -> Option<&[u8]> {
-        self.attrs.hw_addr_bytes(&self.message)
+        self.attrs.hw_addr_bytes(self.msg())
     }
 
     /// The input device's type (`ARPHRD_*`: 1 Ethernet, 772 loopback).
     pub fn hw_type(&self) -> Option<u16> {
-        self.attrs.hw_type(&self.message)
+        self.attrs.hw_type(self.msg())
     }
 
     /// The link-layer header as received (`NFULA_HWHEADER`).
     pub fn hw_header(&self) -> Option<&[u8]> {
-        self.attrs.hw_header(&self.message)
+        self.attrs.hw_header(self.msg())
     }
 
     /// The input device's link-layer header length (`NFULA_HWLEN`).
     pub fn hw_len(&self) -> Option<u16> {
-        self.attrs.hw_len(&self.message)
+        self.attrs.hw_len(self.msg())
     }
 
     /// The packet from its network header on, up to the copy range; empty in metadata-only
     /// mode. It lies in the received datagram: no copy was made.
     pub fn payload(&self) -> &[u8] {
-        self.attrs.payload(&self.message).unwrap_or_default()
-    }
-
-    /// The payload as [`Bytes`] that share the received datagram (no copy), to keep or pass
-    /// on after the packet is gone.
-    pub fn payload_bytes(&self) -> Bytes {
-        self.message.slice_ref(self.payload())
+        self.attrs.payload(self.msg()).unwrap_or_default()
     }
 
     /// Whether the kernel sent a payload at all (not in metadata-only mode).
     pub fn has_payload(&self) -> bool {
-        self.attrs.payload(&self.message).is_some()
+        self.attrs.payload(self.msg()).is_some()
     }
 
     /// The rule's prefix (`--nflog-prefix`, nft `log prefix`) as text. Lossy: a prefix
@@ -834,27 +982,27 @@ impl LogPacket {
 
     /// The prefix's exact bytes, without the terminating NUL.
     pub fn prefix_bytes(&self) -> Option<&[u8]> {
-        self.attrs.prefix(&self.message)
+        self.attrs.prefix(self.msg())
     }
 
     /// The uid owning the sending socket (local traffic).
     pub fn uid(&self) -> Option<u32> {
-        self.attrs.uid(&self.message)
+        self.attrs.uid(self.msg())
     }
 
     /// The gid owning the sending socket (local traffic).
     pub fn gid(&self) -> Option<u32> {
-        self.attrs.gid(&self.message)
+        self.attrs.gid(self.msg())
     }
 
     /// The group's sequence number, from 0 (with [`LogFlags::SEQ`]).
     pub fn seq(&self) -> Option<u32> {
-        self.attrs.seq(&self.message)
+        self.attrs.seq(self.msg())
     }
 
     /// The namespace-wide sequence number, from 1 (with [`LogFlags::SEQ_GLOBAL`]).
     pub fn seq_global(&self) -> Option<u32> {
-        self.attrs.seq_global(&self.message)
+        self.attrs.seq_global(self.msg())
     }
 
     /// With [`LogFlags::SEQ`], how many messages of this group were lost between the
@@ -866,29 +1014,50 @@ impl LogPacket {
 
     /// The conntrack entry, raw `CTA_*` attributes (with [`LogFlags::CONNTRACK`]).
     pub fn ct(&self) -> Option<&[u8]> {
-        self.attrs.ct(&self.message)
+        self.attrs.ct(self.msg())
     }
 
     /// The conntrack state (`enum ip_conntrack_info`, with [`LogFlags::CONNTRACK`]).
     pub fn ct_info(&self) -> Option<u32> {
-        self.attrs.ct_info(&self.message)
+        self.attrs.ct_info(self.msg())
     }
 
     /// The VLAN tag (bridge and netdev families).
     pub fn vlan(&self) -> Option<Vlan> {
-        self.attrs.vlan(&self.message)
+        self.attrs.vlan(self.msg())
     }
 
     /// The link-layer header (bridge and netdev families).
     pub fn l2hdr(&self) -> Option<&[u8]> {
-        self.attrs.l2hdr(&self.message)
+        self.attrs.l2hdr(self.msg())
     }
 
     /// Attributes this crate does not know (a newer kernel's): type (flag bits masked off)
     /// and value, in the order they came.
     pub fn unknown_attributes(&self) -> impl Iterator<Item = (u16, &[u8])> {
         self.attrs
-            .unknown(&self.message)
+            .unknown(self.msg())
             .map(|a| (a.kind(), a.value()))
+    }
+}
+
+impl LogPacket {
+    /// The payload as [`Bytes`] that share the received datagram (no copy), to keep or pass
+    /// on after the packet is gone.
+    pub fn payload_bytes(&self) -> Bytes {
+        self.message.slice_ref(self.payload())
+    }
+}
+
+impl LogPacketRef<'_> {
+    /// An owned [`LogPacket`] of this view, to keep after the callback: its message is
+    /// copied (one allocation).
+    pub fn to_packet(&self) -> LogPacket {
+        LogPacket {
+            message: Bytes::copy_from_slice(self.message),
+            attrs: self.attrs,
+            prefix_lossy: self.prefix_lossy.clone(),
+            lost_before: self.lost_before,
+        }
     }
 }

@@ -154,27 +154,27 @@ impl Packet {
 
     /// The packet id, unique in its queue.
     pub fn id(&self) -> u32 {
-        self.attrs.packet_hdr().packet_id
+        self.attrs.packet_hdr(&self.message).packet_id
     }
 
     /// The queue number.
     pub fn queue(&self) -> u16 {
-        self.attrs.header().res_id
+        self.attrs.header(&self.message).res_id
     }
 
     /// The protocol family of the rule that queued it.
     pub fn family(&self) -> Family {
-        Family::from(self.attrs.header().family)
+        Family::from(self.attrs.header(&self.message).family)
     }
 
     /// The link-layer protocol (an ethertype: `0x0800` IPv4, `0x86dd` IPv6).
     pub fn hw_protocol(&self) -> u16 {
-        self.attrs.packet_hdr().hw_protocol
+        self.attrs.packet_hdr(&self.message).hw_protocol
     }
 
     /// The hook it was queued at.
     pub fn hook(&self) -> Hook {
-        Hook::from(self.attrs.packet_hdr().hook)
+        Hook::from(self.attrs.packet_hdr(&self.message).hook)
     }
 
     /// Its mark (`skb->mark`), 0 when unmarked.

@@ -11,7 +11,7 @@ use netfilter_safe::CopyMode;
 use netfilter_safe::procfs::{self, QueueRow};
 use netfilter_safe::queue::QueueFlags;
 use netfilter_safe::transport::Transport;
-use netfilter_safe::wire::{self, QueueCmd, QueueConfig, QueueParams};
+use netfilter_safe::wire::{self, NlMsg, QueueCmd, QueueConfig, QueueParams};
 
 use crate::conn::{self, Conn, Inbox, Namespace, in_namespace, interface_name, request_header};
 use crate::error::{Error, Result};
@@ -411,21 +411,23 @@ impl Queue {
     /// held back to travel together: until the last one handed out is decided, or until this
     /// is called with nothing ready, which sends them (before the loop waits for more).
     pub(crate) fn next_ready(&mut self) -> Result<Option<Packet>> {
-        let Some((message, attrs)) = self.inbox.next_message(
-            wire::QueuePacket::MSG_TYPE,
-            "take a verdict",
-            |bytes, msg| Ok((bytes, wire::QueueAttrs::locate(msg)?)),
-        )?
+        let Some(range) = self
+            .inbox
+            .next_message(wire::QueuePacket::MSG_TYPE, "take a verdict")?
         else {
             let mut verdicts = self.shared.verdicts();
             verdicts.end_dispatch();
             self.shared.flush_locked(&mut verdicts)?;
             return Ok(None);
         };
+        let message = self.inbox.datagram().slice(range);
+        let attrs = wire::QueueAttrs::locate(&NlMsg::new_checked(&message)?)?;
         let last = !self.inbox.has_more(wire::QueuePacket::MSG_TYPE);
-        self.shared
-            .verdicts()
-            .hand_out(attrs.header().res_id, attrs.packet_hdr().packet_id, last);
+        self.shared.verdicts().hand_out(
+            attrs.header(&message).res_id,
+            attrs.packet_hdr(&message).packet_id,
+            last,
+        );
         // Made last, where it is returned: fewer copies of it.
         Ok(Some(Packet::new(Arc::clone(&self.shared), message, attrs)))
     }

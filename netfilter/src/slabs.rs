@@ -143,7 +143,10 @@ impl Slabs {
         self.make_room();
         let size = self.size;
         let room = self.current.buf.spare_capacity_mut();
-        let slots = (room.len() / size).clamp(1, max.max(1));
+        let slots = match max {
+            0 | 1 => 1,
+            _ => (room.len() / size).clamp(1, max),
+        };
         &mut room[..slots * size]
     }
 

@@ -450,14 +450,20 @@ fn fake_kernel_out_of_range_values_are_refused_before_sending() {
     }
 }
 
-#[test]
-fn fake_kernel_batches_gaps_and_odd_prefixes() {
+/// A log group of `group` with sequence numbers, over a fake kernel.
+fn fake_seq_log(group: u16) -> (FakeKernel, LogGroup) {
     let (kernel, transport) = FakeKernel::new().expect("fake kernel");
-    let mut log = LogGroup::builder(9)
+    let log = LogGroup::builder(group)
         .seq(true)
         .transport(transport)
         .open()
         .expect("open");
+    (kernel, log)
+}
+
+#[test]
+fn fake_kernel_batches_gaps_and_odd_prefixes() {
+    let (kernel, mut log) = fake_seq_log(9);
     // A batch: three messages and NLMSG_DONE in one datagram.
     kernel
         .log_batch((0..3u8).map(|i| LogPacketBuilder::ipv4(9).payload(vec![i; 4])))
@@ -523,6 +529,115 @@ fn fake_kernel_batches_gaps_and_odd_prefixes() {
     });
     assert!(matches!(end, Err(Error::BadPacket { .. })), "{end:?}");
     assert_eq!(seen, [Some(9), Some(10)]);
+}
+
+#[test]
+fn recv_batch_lends_every_packet_of_a_kernel_batch() {
+    let sandbox = sandbox_or_skip!();
+    log_rule(&sandbox, 35, 9405, "lent");
+    let mut log = open(&sandbox, || {
+        LogGroup::builder(35)
+            .seq(true)
+            .qthresh(4)
+            .timeout(Duration::from_secs(10))
+    });
+    for i in 0..4u8 {
+        udp_send(&sandbox, local(9405), &[b'a' + i]).expect("send");
+    }
+    // One datagram of four messages: one call lends them all, in order, as views of it.
+    let mut seen = Vec::new();
+    let mut kept = None;
+    let n = log
+        .recv_batch(Some(WAIT), |packet| {
+            assert_eq!(packet.prefix(), Some("lent"));
+            assert_eq!((packet.group(), packet.hook()), (35, Hook::LocalOut));
+            seen.push((
+                packet.seq(),
+                packet.lost_before(),
+                udp_data(packet.payload()),
+            ));
+            if packet.seq() == Some(2) {
+                kept = Some(packet.to_packet());
+            }
+        })
+        .expect("recv_batch");
+    assert_eq!(n, 4);
+    let expected: Vec<_> = (0..4u8)
+        .map(|i| (Some(u32::from(i)), Some(0), vec![b'a' + i]))
+        .collect();
+    assert_eq!(seen, expected);
+    // A packet copied out of the callback keeps every attribute.
+    let kept = kept.expect("kept");
+    assert_eq!(
+        (kept.seq(), kept.prefix(), udp_data(kept.payload())),
+        (Some(2), Some("lent"), b"c".to_vec())
+    );
+    // Nothing is left: no wait with zero, 0 after the timeout.
+    assert_eq!(
+        log.recv_batch(Some(Duration::ZERO), |_| {}).expect("recv"),
+        0
+    );
+    let start = Instant::now();
+    let none = log.recv_batch(Some(Duration::from_millis(100)), |_| {});
+    assert_eq!(none.expect("recv"), 0);
+    assert!(start.elapsed() >= Duration::from_millis(100));
+}
+
+#[test]
+fn fake_kernel_recv_batch_reports_gaps_and_errors_in_their_turn() {
+    use netfilter::safe::wire::{RawAttr, log_attr};
+    use netfilter_testkit::synth::Datagram;
+
+    let (kernel, mut log) = fake_seq_log(9);
+    let mut seqs = Vec::new();
+    // A batch of three (and NLMSG_DONE): one call.
+    kernel
+        .log_batch((0..3u8).map(|i| LogPacketBuilder::ipv4(9).payload(vec![i; 4])))
+        .expect("batch");
+    let n = log
+        .recv_batch(Some(WAIT), |p| seqs.push(p.seq()))
+        .expect("batch");
+    assert_eq!((n, &seqs[..]), (3, &[Some(0), Some(1), Some(2)][..]));
+    // The ENOBUFS notice, then a gap of two: each an error of its own call, then the packet
+    // that revealed the gap, with the count.
+    kernel.overrun();
+    kernel
+        .log_packet(LogPacketBuilder::ipv4(9).seq(5))
+        .expect("log");
+    let mut lent = Vec::new();
+    let mut events = Vec::new();
+    for _ in 0..3 {
+        match log.recv_batch(Some(WAIT), |p| lent.push((p.seq(), p.lost_before()))) {
+            Ok(n) => events.push(format!("{n} packet(s)")),
+            Err(Error::Overrun { lost }) => events.push(format!("overrun {lost:?}")),
+            Err(err) => panic!("{err}"),
+        }
+    }
+    assert_eq!(events, ["overrun None", "overrun Some(2)", "1 packet(s)"]);
+    assert_eq!(lent, [(Some(5), Some(2))]);
+    // A malformed message between two good ones: the first is lent, the call returns the
+    // error, the next call lends the third.
+    let bad = LogPacketBuilder::ipv4(9).with(|p| {
+        p.unknown.push(RawAttr {
+            raw_type: log_attr::MARK,
+            value: Cow::Borrowed(&[1, 2]),
+        })
+    });
+    let datagram = Datagram::log_batch(
+        9,
+        [
+            LogPacketBuilder::ipv4(9).payload(b"one".to_vec()).build(),
+            bad.build(),
+            LogPacketBuilder::ipv4(9).payload(b"three".to_vec()).build(),
+        ],
+    );
+    kernel.send_datagram(&datagram).expect("send");
+    let mut payloads = Vec::new();
+    let first = log.recv_batch(Some(WAIT), |p| payloads.push(p.payload().to_vec()));
+    assert!(matches!(first, Err(Error::Malformed(_))), "{first:?}");
+    let second = log.recv_batch(Some(WAIT), |p| payloads.push(p.payload().to_vec()));
+    assert_eq!(second.expect("the rest"), 1);
+    assert_eq!(payloads, [b"one".to_vec(), b"three".to_vec()]);
 }
 
 #[test]

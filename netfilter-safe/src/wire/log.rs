@@ -8,14 +8,16 @@ use netfilter_log_sys as sys;
 
 use super::attr::shared_readers;
 use super::attr::{
-    ATTRS_START, Attr, AttrIter, AttrTable, HwAddr, NLA_F_NESTED, RawAttr, Timestamp, Vlan, be16,
-    be32, exact,
+    ATTRS_START, Attr, AttrIter, AttrTable, Checks, HwAddr, NLA_F_NESTED, RawAttr, Timestamp, Vlan,
+    be16, be32, exact,
 };
 use super::error::{Space, WireError};
 use super::netlink::{
     Emit, NfHeader, NlMsg, Writer, be_u16, be_u32, byte, counted, emitted, nfnl_msg_type, put_at,
 };
-use super::queue::{hw_addr_slice, hw_bytes, parse_hw, parse_ts, ts_bytes, write_ifindexes};
+use super::queue::{
+    HW_LEN, TS_LEN, hw_addr_slice, hw_bytes, parse_hw, parse_ts, ts_bytes, write_ifindexes,
+};
 
 const S: Space = Space::Log;
 
@@ -58,15 +60,6 @@ use attr::*;
 const PKT_HDR_LEN: usize = size_of::<sys::nfulnl_msg_packet_hdr>();
 const CMD_LEN: usize = size_of::<sys::nfulnl_msg_config_cmd>();
 const MODE_LEN: usize = size_of::<sys::nfulnl_msg_config_mode>();
-
-fn expect_type(msg: &NlMsg<'_>, expected: u16) -> Result<(), WireError> {
-    let found = msg.header().msg_type;
-    if found == expected {
-        Ok(())
-    } else {
-        Err(WireError::UnexpectedMessage { found, expected })
-    }
-}
 
 fn owned(c: Option<Cow<'_, [u8]>>) -> Option<Cow<'static, [u8]>> {
     c.map(|c| Cow::Owned(c.into_owned()))
@@ -150,8 +143,8 @@ impl<'a> LogPacket<'a> {
         let m = msg.as_bytes();
         let cow = |b: Option<&'a [u8]>| b.map(Cow::Borrowed);
         Ok(LogPacket {
-            header: attrs.header,
-            packet_hdr: attrs.packet_hdr,
+            header: attrs.header(m),
+            packet_hdr: attrs.packet_hdr(m),
             mark: attrs.mark(m),
             timestamp: attrs.timestamp(m),
             indev: attrs.indev(m),
@@ -338,7 +331,7 @@ const LOG_TYPES: usize = L2HDR as usize + 1;
 /// let bytes = netfilter_safe::wire::Emit::to_bytes(&packet)?;
 /// let msg = NlMsg::new_checked(&bytes)?;
 /// let attrs = LogAttrs::locate(&msg)?;
-/// assert_eq!(attrs.header().res_id, 3);
+/// assert_eq!(attrs.header(&bytes).res_id, 3);
 /// assert_eq!(attrs.mark(&bytes), Some(7));
 /// assert_eq!(attrs.prefix(&bytes), Some(b"in".as_slice()));
 /// assert_eq!(attrs.payload(&bytes), None);
@@ -347,8 +340,6 @@ const LOG_TYPES: usize = L2HDR as usize + 1;
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LogAttrs {
-    header: NfHeader,
-    packet_hdr: LogPacketHdr,
     table: AttrTable<LOG_TYPES>,
 }
 
@@ -360,40 +351,57 @@ impl LogAttrs {
     /// [`WireError::BadLength`] for broken framing; [`WireError::BadAttribute`] for a value of
     /// the wrong size or a prefix without its NUL; [`WireError::MissingAttribute`] without
     /// `NFULA_PACKET_HDR` or with an incomplete VLAN nest.
+    #[inline]
     pub fn locate(msg: &NlMsg<'_>) -> Result<LogAttrs, WireError> {
-        expect_type(msg, LogPacket::MSG_TYPE)?;
-        let (nfgen, _) = msg.nfnetlink()?;
-        let bytes = msg.as_bytes();
-        let table = AttrTable::locate(bytes, ATTRS_START, check_attr)?;
-        let hdr = table
-            .get(bytes, PACKET_HDR)
-            .ok_or(WireError::MissingAttribute {
-                space: S,
-                kind: PACKET_HDR,
-            })?;
-        let b = hdr.value();
-        Ok(LogAttrs {
-            header: NfHeader::from_parts(msg.header(), &nfgen),
-            packet_hdr: LogPacketHdr {
-                hw_protocol: be_u16(b, offset_of!(sys::nfulnl_msg_packet_hdr, hw_protocol)),
-                hook: byte(b, offset_of!(sys::nfulnl_msg_packet_hdr, hook)),
-            },
-            table,
-        })
+        let mut attrs = LogAttrs::EMPTY;
+        attrs.relocate(msg)?;
+        Ok(attrs)
+    }
+
+    /// A table that locates nothing: every reader returns `None` (or zeros), whatever the
+    /// bytes; [`LogAttrs::relocate`] fills it.
+    pub const EMPTY: LogAttrs = LogAttrs {
+        table: AttrTable::EMPTY,
+    };
+
+    /// As [`LogAttrs::locate`], into `self`, which afterwards locates `msg`'s attributes (or,
+    /// after an error, nothing). What a receive loop calls on the table of the packet it
+    /// hands out, made in place: a table returned by value and moved costs a store-forwarding
+    /// stall per message.
+    ///
+    /// # Errors
+    /// As [`LogAttrs::locate`].
+    #[inline]
+    pub fn relocate(&mut self, msg: &NlMsg<'_>) -> Result<(), WireError> {
+        let located =
+            self.table
+                .fill_packet(msg, LogPacket::MSG_TYPE, S, PACKET_HDR, CHECKS, check_attr);
+        if located.is_err() {
+            *self = LogAttrs::EMPTY;
+        }
+        located
     }
 
     /// Header fields (`res_id` is the group number).
     #[inline]
     #[must_use]
-    pub fn header(&self) -> &NfHeader {
-        &self.header
+    pub fn header(&self, msg: &[u8]) -> NfHeader {
+        NfHeader::read(msg)
     }
 
-    /// `NFULA_PACKET_HDR`.
+    /// `NFULA_PACKET_HDR` (checked and always there in a located message; zeros in
+    /// [`LogAttrs::EMPTY`]).
     #[inline]
     #[must_use]
-    pub fn packet_hdr(&self) -> LogPacketHdr {
-        self.packet_hdr
+    pub fn packet_hdr(&self, msg: &[u8]) -> LogPacketHdr {
+        let Some(hdr) = self.table.get(msg, PACKET_HDR) else {
+            return LogPacketHdr::default();
+        };
+        let b = hdr.value();
+        LogPacketHdr {
+            hw_protocol: be_u16(b, offset_of!(sys::nfulnl_msg_packet_hdr, hw_protocol)),
+            hook: byte(b, offset_of!(sys::nfulnl_msg_packet_hdr, hook)),
+        }
     }
 
     shared_readers!("NFULA_", Space::LogVlan);
@@ -474,16 +482,31 @@ fn known_attr(kind: u16) -> bool {
     )
 }
 
-/// Checks one attribute of a packet message as its reader will decode it.
+/// How [`LogAttrs::locate`] checks each attribute type (`CT`, `PAYLOAD` and the headers: any
+/// length).
+const CHECKS: Checks = Checks::NONE
+    .len(PACKET_HDR, PKT_HDR_LEN)
+    .len(TIMESTAMP, TS_LEN)
+    .len(HWADDR, HW_LEN)
+    .len(HWTYPE, 2)
+    .len(HWLEN, 2)
+    .len(MARK, 4)
+    .len(IFINDEX_INDEV, 4)
+    .len(IFINDEX_OUTDEV, 4)
+    .len(IFINDEX_PHYSINDEV, 4)
+    .len(IFINDEX_PHYSOUTDEV, 4)
+    .len(UID, 4)
+    .len(GID, 4)
+    .len(SEQ, 4)
+    .len(SEQ_GLOBAL, 4)
+    .len(CT_INFO, 4)
+    .custom(PREFIX)
+    .custom(VLAN);
+
+/// The attributes [`CHECKS`] leaves to their own check.
 fn check_attr(a: &Attr<'_>) -> Result<(), WireError> {
     match a.kind() {
-        PACKET_HDR => exact::<PKT_HDR_LEN>(S, a).map(drop),
-        MARK | IFINDEX_INDEV | IFINDEX_OUTDEV | IFINDEX_PHYSINDEV | IFINDEX_PHYSOUTDEV | UID
-        | GID | SEQ | SEQ_GLOBAL | CT_INFO => be32(S, a).map(drop),
-        TIMESTAMP => parse_ts(S, a).map(drop),
-        HWADDR => parse_hw(S, a).map(drop),
         PREFIX => prefix_text(a).map(drop),
-        HWTYPE | HWLEN => be16(S, a).map(drop),
         VLAN => Vlan::parse(a, Space::LogVlan, VLAN_PROTO, VLAN_TCI).map(drop),
         _ => Ok(()),
     }
@@ -554,10 +577,10 @@ impl<'a> LogConfig<'a> {
     /// As [`LogPacket::parse`] (no attribute is required).
     pub fn parse(msg: &NlMsg<'a>) -> Result<Self, WireError> {
         const C: Space = Space::LogConfig;
-        expect_type(msg, Self::MSG_TYPE)?;
+        msg.expect_type(Self::MSG_TYPE)?;
         let (nfgen, attrs) = msg.nfnetlink()?;
         let mut c = LogConfig {
-            header: NfHeader::from_parts(msg.header(), &nfgen),
+            header: NfHeader::from_parts(&msg.header(), &nfgen),
             ..Default::default()
         };
         for a in AttrIter::new(attrs) {

@@ -141,11 +141,11 @@ impl NlMsgHeader {
     }
 }
 
-/// A checked view of one netlink message inside a datagram: the header was read and
-/// `nlmsg_len` fits in the buffer.
+/// A checked view of one netlink message inside a datagram: `nlmsg_len` is at least a header
+/// and fits in the buffer. Just the message's bytes (two words): the header is read when asked
+/// for, so that a view moves in registers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NlMsg<'a> {
-    header: NlMsgHeader,
     bytes: &'a [u8],
 }
 
@@ -158,30 +158,52 @@ impl<'a> NlMsg<'a> {
     /// [`WireError::BadLength`] when `nlmsg_len` is below 16 or past the end of `buf`.
     #[inline]
     pub fn new_checked(buf: &'a [u8]) -> Result<Self, WireError> {
-        let header = NlMsgHeader::parse(buf)?;
-        let len = header.len as usize;
-        if len < NLMSG_HDRLEN || len > buf.len() {
-            return Err(WireError::BadLength {
+        let Some(head) = buf.first_chunk::<NLMSG_HDRLEN>() else {
+            return Err(WireError::Truncated {
+                part: Part::MessageHeader,
+                needed: NLMSG_HDRLEN,
+                got: buf.len(),
+            });
+        };
+        let len = ne_u32(head, offset_of!(nlmsghdr, nlmsg_len)) as usize;
+        let bytes = buf
+            .get(..len)
+            .filter(|_| len >= NLMSG_HDRLEN)
+            .ok_or(WireError::BadLength {
                 part: Part::Message,
                 len,
                 min: NLMSG_HDRLEN,
                 available: buf.len(),
-            });
-        }
-        let bytes = buf.get(..len).ok_or(WireError::BadLength {
-            part: Part::Message,
-            len,
-            min: NLMSG_HDRLEN,
-            available: buf.len(),
-        })?;
-        Ok(NlMsg { header, bytes })
+            })?;
+        Ok(NlMsg { bytes })
     }
 
     /// The netlink header.
     #[inline]
     #[must_use]
-    pub fn header(&self) -> &NlMsgHeader {
-        &self.header
+    pub fn header(&self) -> NlMsgHeader {
+        let b = self.bytes;
+        NlMsgHeader {
+            len: ne_u32(b, offset_of!(nlmsghdr, nlmsg_len)),
+            msg_type: ne_u16(b, offset_of!(nlmsghdr, nlmsg_type)),
+            flags: ne_u16(b, offset_of!(nlmsghdr, nlmsg_flags)),
+            seq: ne_u32(b, offset_of!(nlmsghdr, nlmsg_seq)),
+            pid: ne_u32(b, offset_of!(nlmsghdr, nlmsg_pid)),
+        }
+    }
+
+    /// `Ok` when the message's type is `expected`.
+    ///
+    /// # Errors
+    /// [`WireError::UnexpectedMessage`] for another type.
+    #[inline]
+    pub fn expect_type(&self, expected: u16) -> Result<(), WireError> {
+        let found = self.header().msg_type;
+        if found == expected {
+            Ok(())
+        } else {
+            Err(WireError::UnexpectedMessage { found, expected })
+        }
     }
 
     /// The whole message, header included, `nlmsg_len` bytes.
@@ -331,6 +353,16 @@ impl NfHeader {
             version: nfgen.version,
             res_id: nfgen.res_id,
         }
+    }
+
+    /// The fields of the message `msg` (its bytes, headers first), zeros where it is too
+    /// short.
+    #[inline]
+    #[must_use]
+    pub fn read(msg: &[u8]) -> Self {
+        let nl = NlMsgHeader::parse(msg).unwrap_or_default();
+        let nfgen = NfGenMsg::parse(msg.get(NLMSG_HDRLEN..).unwrap_or_default());
+        NfHeader::from_parts(&nl, &nfgen.unwrap_or_default())
     }
 
     /// The `nfgenmsg` part.

@@ -8,8 +8,8 @@ use netfilter_queue_sys as sys;
 
 use super::attr::shared_readers;
 use super::attr::{
-    ATTRS_START, Attr, AttrIter, AttrTable, HwAddr, NLA_F_NESTED, RawAttr, Timestamp, Vlan, be32,
-    exact,
+    ATTRS_START, Attr, AttrIter, AttrTable, Checks, HwAddr, NLA_F_NESTED, RawAttr, Timestamp, Vlan,
+    be32, exact,
 };
 use super::error::{Space, WireError};
 use super::netlink::{
@@ -58,15 +58,6 @@ use attr::*;
 /// `NFPROTO_BRIDGE`: in this family the kernel puts the physical interface before the bridge.
 const NFPROTO_BRIDGE: u8 = libc::NFPROTO_BRIDGE as u8;
 
-fn expect_type(msg: &NlMsg<'_>, expected: u16) -> Result<(), WireError> {
-    let found = msg.header().msg_type;
-    if found == expected {
-        Ok(())
-    } else {
-        Err(WireError::UnexpectedMessage { found, expected })
-    }
-}
-
 fn opt_bytes<'a>(o: &'a Option<Cow<'_, [u8]>>) -> Option<&'a [u8]> {
     o.as_deref()
 }
@@ -83,8 +74,8 @@ pub struct QueuePacketHdr {
 }
 
 const PKT_HDR_LEN: usize = size_of::<sys::nfqnl_msg_packet_hdr>();
-const HW_LEN: usize = size_of::<sys::nfqnl_msg_packet_hw>();
-const TS_LEN: usize = size_of::<sys::nfqnl_msg_packet_timestamp>();
+pub(crate) const HW_LEN: usize = size_of::<sys::nfqnl_msg_packet_hw>();
+pub(crate) const TS_LEN: usize = size_of::<sys::nfqnl_msg_packet_timestamp>();
 const VERDICT_HDR_LEN: usize = size_of::<sys::nfqnl_msg_verdict_hdr>();
 const CMD_LEN: usize = size_of::<sys::nfqnl_msg_config_cmd>();
 const PARAMS_LEN: usize = size_of::<sys::nfqnl_msg_config_params>();
@@ -225,7 +216,7 @@ const QUEUE_TYPES: usize = 1 + if PRIORITY > CGROUP_CLASSID {
 /// packet.payload = Some(b"\x45\x00".as_slice().into());
 /// let bytes = packet.to_bytes()?;
 /// let attrs = QueueAttrs::locate(&NlMsg::new_checked(&bytes)?)?;
-/// assert_eq!((attrs.header().res_id, attrs.packet_hdr().packet_id), (7, 42));
+/// assert_eq!((attrs.header(&bytes).res_id, attrs.packet_hdr(&bytes).packet_id), (7, 42));
 /// assert_eq!(attrs.payload(&bytes), Some(b"\x45\x00".as_slice()));
 /// assert_eq!(attrs.mark(&bytes), None);
 /// # Ok(())
@@ -233,8 +224,6 @@ const QUEUE_TYPES: usize = 1 + if PRIORITY > CGROUP_CLASSID {
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QueueAttrs {
-    header: NfHeader,
-    packet_hdr: QueuePacketHdr,
     table: AttrTable<QUEUE_TYPES>,
 }
 
@@ -246,40 +235,60 @@ impl QueueAttrs {
     /// [`WireError::BadLength`] for broken framing; [`WireError::BadAttribute`] for a value of
     /// the wrong size; [`WireError::MissingAttribute`] without `NFQA_PACKET_HDR` or with an
     /// incomplete VLAN nest.
-    // Inlined, with `check_attr`, into a receive loop (`netfilter`'s `Queue::next_ready`), the
-    // table is made in place: ~40 instructions less per packet there (callgrind);
-    // `LogAttrs::locate` measured slower inlined.
     #[inline]
     pub fn locate(msg: &NlMsg<'_>) -> Result<QueueAttrs, WireError> {
-        expect_type(msg, QueuePacket::MSG_TYPE)?;
-        let (nfgen, _) = msg.nfnetlink()?;
-        let bytes = msg.as_bytes();
-        let table = AttrTable::locate(bytes, ATTRS_START, check_attr)?;
-        let hdr = table
-            .get(bytes, PACKET_HDR)
-            .ok_or(WireError::MissingAttribute {
-                space: S,
-                kind: PACKET_HDR,
-            })?;
-        Ok(QueueAttrs {
-            header: NfHeader::from_parts(msg.header(), &nfgen),
-            packet_hdr: QueuePacketHdr::parse(&hdr)?,
-            table,
-        })
+        let mut attrs = QueueAttrs::EMPTY;
+        attrs.relocate(msg)?;
+        Ok(attrs)
     }
 
-    /// Netlink and nfgenmsg header fields (`res_id` is the queue number).
+    /// A table that locates nothing: every reader returns `None` (or zeros), whatever the
+    /// bytes; [`QueueAttrs::relocate`] fills it.
+    pub const EMPTY: QueueAttrs = QueueAttrs {
+        table: AttrTable::EMPTY,
+    };
+
+    /// As [`QueueAttrs::locate`], into `self`, which afterwards locates `msg`'s attributes
+    /// (or, after an error, nothing): a table made in place, where a table returned by value
+    /// and moved costs a store-forwarding stall per message (see [`LogAttrs::relocate`]).
+    ///
+    /// # Errors
+    /// As [`QueueAttrs::locate`].
+    ///
+    /// [`LogAttrs::relocate`]: super::LogAttrs::relocate
     #[inline]
-    #[must_use]
-    pub fn header(&self) -> &NfHeader {
-        &self.header
+    pub fn relocate(&mut self, msg: &NlMsg<'_>) -> Result<(), WireError> {
+        let located = self.table.fill_packet(
+            msg,
+            QueuePacket::MSG_TYPE,
+            S,
+            PACKET_HDR,
+            CHECKS,
+            check_attr,
+        );
+        if located.is_err() {
+            *self = QueueAttrs::EMPTY;
+        }
+        located
     }
 
-    /// `NFQA_PACKET_HDR`.
+    /// Netlink and nfgenmsg header fields (`res_id` is the queue number), read from the
+    /// message's bytes.
     #[inline]
     #[must_use]
-    pub fn packet_hdr(&self) -> QueuePacketHdr {
-        self.packet_hdr
+    pub fn header(&self, msg: &[u8]) -> NfHeader {
+        NfHeader::read(msg)
+    }
+
+    /// `NFQA_PACKET_HDR` (checked and always there in a located message; zeros in
+    /// [`QueueAttrs::EMPTY`]).
+    #[inline]
+    #[must_use]
+    pub fn packet_hdr(&self, msg: &[u8]) -> QueuePacketHdr {
+        self.table
+            .get(msg, PACKET_HDR)
+            .and_then(|hdr| QueuePacketHdr::parse(&hdr).ok())
+            .unwrap_or_default()
     }
 
     shared_readers!("NFQA_", Space::QueueVlan);
@@ -347,20 +356,30 @@ fn known_attr(kind: u16) -> bool {
     )
 }
 
-/// Checks one attribute of a packet message as its reader will decode it.
+/// How [`QueueAttrs::locate`] checks each attribute type (`CT`, `PAYLOAD`, `EXP`, the
+/// headers, `SECCTX`: any length).
+const CHECKS: Checks = Checks::NONE
+    .len(PACKET_HDR, PKT_HDR_LEN)
+    .len(TIMESTAMP, TS_LEN)
+    .len(HWADDR, HW_LEN)
+    .len(MARK, 4)
+    .len(IFINDEX_INDEV, 4)
+    .len(IFINDEX_OUTDEV, 4)
+    .len(IFINDEX_PHYSINDEV, 4)
+    .len(IFINDEX_PHYSOUTDEV, 4)
+    .len(CT_INFO, 4)
+    .len(CAP_LEN, 4)
+    .len(SKB_INFO, 4)
+    .len(UID, 4)
+    .len(GID, 4)
+    .len(PRIORITY, 4)
+    .len(CGROUP_CLASSID, 4)
+    .custom(VLAN);
+
+/// The attribute [`CHECKS`] leaves to its own check: the VLAN nest.
 #[inline]
 fn check_attr(a: &Attr<'_>) -> Result<(), WireError> {
-    match a.kind() {
-        PACKET_HDR => QueuePacketHdr::parse(a).map(drop),
-        MARK | IFINDEX_INDEV | IFINDEX_OUTDEV | IFINDEX_PHYSINDEV | IFINDEX_PHYSOUTDEV
-        | CT_INFO | CAP_LEN | SKB_INFO | UID | GID | PRIORITY | CGROUP_CLASSID => {
-            be32(S, a).map(drop)
-        }
-        TIMESTAMP => parse_ts(S, a).map(drop),
-        HWADDR => parse_hw(S, a).map(drop),
-        VLAN => Vlan::parse(a, Space::QueueVlan, VLAN_PROTO, VLAN_TCI).map(drop),
-        _ => Ok(()),
-    }
+    Vlan::parse(a, Space::QueueVlan, VLAN_PROTO, VLAN_TCI).map(drop)
 }
 
 /// An NFQUEUE packet message (`NFQNL_MSG_PACKET`), every attribute the kernel sends.
@@ -432,8 +451,8 @@ impl<'a> QueuePacket<'a> {
         let m = msg.as_bytes();
         let cow = |b: Option<&'a [u8]>| b.map(Cow::Borrowed);
         Ok(QueuePacket {
-            header: attrs.header,
-            packet_hdr: attrs.packet_hdr,
+            header: attrs.header(m),
+            packet_hdr: attrs.packet_hdr(m),
             mark: attrs.mark(m),
             timestamp: attrs.timestamp(m),
             indev: attrs.indev(m),
@@ -662,10 +681,10 @@ impl<'a> Verdict<'a> {
     /// # Errors
     /// As [`QueuePacket::parse`]; `NFQA_VERDICT_HDR` is required.
     pub fn parse(msg: &NlMsg<'a>) -> Result<Self, WireError> {
-        expect_type(msg, Self::MSG_TYPE)?;
+        msg.expect_type(Self::MSG_TYPE)?;
         let (nfgen, attrs) = msg.nfnetlink()?;
         let mut v = Verdict {
-            header: NfHeader::from_parts(msg.header(), &nfgen),
+            header: NfHeader::from_parts(&msg.header(), &nfgen),
             ..Default::default()
         };
         let mut hdr = None;
@@ -795,10 +814,10 @@ impl<'a> BatchVerdict<'a> {
     /// # Errors
     /// As [`Verdict::parse`].
     pub fn parse(msg: &NlMsg<'a>) -> Result<Self, WireError> {
-        expect_type(msg, Self::MSG_TYPE)?;
+        msg.expect_type(Self::MSG_TYPE)?;
         let (nfgen, attrs) = msg.nfnetlink()?;
         let mut v = BatchVerdict {
-            header: NfHeader::from_parts(msg.header(), &nfgen),
+            header: NfHeader::from_parts(&msg.header(), &nfgen),
             ..Default::default()
         };
         let mut hdr = None;
@@ -918,10 +937,10 @@ impl<'a> QueueConfig<'a> {
     /// As [`QueuePacket::parse`] (no attribute is required).
     pub fn parse(msg: &NlMsg<'a>) -> Result<Self, WireError> {
         const C: Space = Space::QueueConfig;
-        expect_type(msg, Self::MSG_TYPE)?;
+        msg.expect_type(Self::MSG_TYPE)?;
         let (nfgen, attrs) = msg.nfnetlink()?;
         let mut c = QueueConfig {
-            header: NfHeader::from_parts(msg.header(), &nfgen),
+            header: NfHeader::from_parts(&msg.header(), &nfgen),
             ..Default::default()
         };
         for a in AttrIter::new(attrs) {
