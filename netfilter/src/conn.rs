@@ -264,6 +264,10 @@ pub(crate) struct Inbox {
     wide: bool,
     /// Narrow receives in a row that took a datagram.
     narrow_full: u8,
+    /// The buffer of [`Inbox::receive_lent`] (empty until its first use), and the length of
+    /// the datagram in it.
+    lent: Vec<u8>,
+    lent_len: usize,
 }
 
 /// After this many narrow receives in a row that each took a datagram, the next one is wide.
@@ -280,6 +284,8 @@ impl Inbox {
             report_overruns,
             wide: false,
             narrow_full: 0,
+            lent: Vec::new(),
+            lent_len: 0,
         }
     }
 
@@ -365,27 +371,8 @@ impl Inbox {
                     }
                 }
             }
-            let rest = self.current.get(self.at..).unwrap_or_default();
-            let message = match NlMsg::new_checked(rest) {
-                Ok(message) => message,
-                Err(err) => {
-                    self.at = self.current.len();
-                    return Err(Error::Malformed(err));
-                }
-            };
-            let len = message.as_bytes().len();
-            let start = self.at;
-            self.at = start.saturating_add(wire::align(len));
-            match Incoming::classify(message, packet_type) {
-                Ok(Incoming::Packet(_)) => return Ok(Some(start..start + len)),
-                Ok(Incoming::Error(errno)) => {
-                    return Err(Error::kernel(
-                        what.to_owned(),
-                        std::io::Error::from_raw_os_error(errno),
-                    ));
-                }
-                Ok(Incoming::Skip) => {}
-                Err(err) => return Err(Error::Malformed(err)),
+            if let Some(range) = next_in(&self.current, &mut self.at, packet_type, what)? {
+                return Ok(Some(range));
             }
         }
     }
@@ -401,6 +388,58 @@ impl Inbox {
         self.at = start;
     }
 
+    /// Whether everything received was walked: [`Inbox::next_message`] has nothing more.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.at >= self.current.len() && self.datagrams.is_empty()
+    }
+
+    /// Receives one datagram into a buffer of the inbox's own, for a caller that walks it at
+    /// once ([`Inbox::lent`], [`next_in`]) instead of queueing it: the shortest path from the
+    /// kernel to a callback, with no slab or queue per datagram. Only when the inbox
+    /// [`is_empty`](Inbox::is_empty). Waits at most `timeout` (forever with `None`, not at
+    /// all with zero); returns whether a datagram came (an unreported overrun counts as
+    /// nothing).
+    ///
+    /// # Errors
+    /// As [`Inbox::receive`]; a datagram larger than the inbox's size is an error.
+    pub(crate) fn receive_lent(&mut self, conn: &Conn, timeout: Option<Duration>) -> Result<bool> {
+        debug_assert!(self.is_empty(), "datagrams are walked in order");
+        let size = self.slabs.slot();
+        if self.lent.len() != size {
+            self.lent = vec![0; size];
+        }
+        self.lent_len = 0;
+        let received = conn
+            .transport()
+            .recv_timeout(&mut self.lent, timeout)
+            .map_err(|source| Error::io("recv", source));
+        match received {
+            Ok(Some(n)) if n > size => Err(self.slabs.too_long(n)),
+            Ok(Some(n)) => {
+                self.lent_len = n;
+                Ok(true)
+            }
+            Ok(None) => Ok(false),
+            Err(Error::Overrun { .. }) if !self.report_overruns => Ok(false),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// The datagram [`Inbox::receive_lent`] received.
+    pub(crate) fn lent(&self) -> &[u8] {
+        &self.lent[..self.lent_len]
+    }
+
+    /// Keeps what a caller left of [`Inbox::lent`], from `from` on, for
+    /// [`Inbox::next_message`] (a copy: only after an error cut the walk short).
+    pub(crate) fn keep_lent(&mut self, from: usize) {
+        if let Some(rest) = self.lent().get(from..).filter(|rest| !rest.is_empty()) {
+            self.current = Bytes::copy_from_slice(rest);
+            self.at = 0;
+        }
+        self.lent_len = 0;
+    }
+
     /// Whether a message of type `packet_type` is still to come from what was received (or
     /// another datagram, which almost always holds one).
     pub(crate) fn has_more(&self, packet_type: u16) -> bool {
@@ -409,6 +448,41 @@ impl Inbox {
                 .map_while(std::result::Result::ok)
                 .any(|m| m.header().msg_type == packet_type)
     }
+}
+
+/// The next message of type `packet_type` in `datagram` from `at` on, as
+/// [`Inbox::next_message`] finds it; `at` moves past it (to the end after a framing error).
+#[inline(always)]
+pub(crate) fn next_in(
+    datagram: &[u8],
+    at: &mut usize,
+    packet_type: u16,
+    what: &str,
+) -> Result<Option<Range<usize>>> {
+    while let Some(rest) = datagram.get(*at..).filter(|rest| !rest.is_empty()) {
+        let message = match NlMsg::new_checked(rest) {
+            Ok(message) => message,
+            Err(err) => {
+                *at = datagram.len();
+                return Err(Error::Malformed(err));
+            }
+        };
+        let len = message.as_bytes().len();
+        let start = *at;
+        *at = start.saturating_add(wire::align(len));
+        match Incoming::classify(message, packet_type) {
+            Ok(Incoming::Packet(_)) => return Ok(Some(start..start + len)),
+            Ok(Incoming::Error(errno)) => {
+                return Err(Error::kernel(
+                    what.to_owned(),
+                    std::io::Error::from_raw_os_error(errno),
+                ));
+            }
+            Ok(Incoming::Skip) => {}
+            Err(err) => return Err(Error::Malformed(err)),
+        }
+    }
+    Ok(None)
 }
 
 /// What a queue or log group's `recv_timeout` does: the next ready item of `source`, else

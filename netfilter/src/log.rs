@@ -99,6 +99,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
@@ -574,16 +575,22 @@ impl LogGroup {
     /// allocated per packet; [`LogPacketRef::to_packet`] keeps one). The fastest way to
     /// read a log group, and one that leaves the loop to the caller.
     ///
-    /// Hands out first what an earlier call left (a receive takes every datagram already
-    /// waiting, so one call may hand out many packets); when nothing is left, receives once,
-    /// waiting at most `timeout` for a datagram (forever with `None`, not at all with
-    /// zero), and hands out what came. Returns how many packets `f` was given: 0 when
-    /// nothing came in time (or what came held no packet).
+    /// Hands out first what earlier calls left (the rest of a datagram an error cut short, or
+    /// datagrams [`LogGroup::recv`] and friends received); when nothing is left, receives
+    /// one datagram (a batch of the kernel's, see [`LogBuilder::qthresh`]), waiting at most
+    /// `timeout` for it (forever with `None`, not at all with zero), and hands out its
+    /// packets where they landed: one `recv` per datagram, as a C program makes, and no
+    /// copy. Returns how many packets `f` was given: 0 when nothing came in time (or what
+    /// came held no packet).
     ///
     /// # Errors
     /// As for [`LogGroup::recv`]. An error ends the call where it happened: the packets
     /// before it were handed out, those after it are handed out by the next call; after a
     /// reported gap ([`Error::Overrun`] with `Some`), the packet that revealed it comes first.
+    ///
+    /// # Panics
+    /// When `f` panics, the panic is passed on to the caller, and the packets after the one
+    /// `f` was given are kept for the next call.
     ///
     /// ```
     /// use std::time::Duration;
@@ -610,31 +617,63 @@ impl LogGroup {
         timeout: Option<Duration>,
         mut f: impl FnMut(&LogPacketRef<'_>),
     ) -> Result<usize> {
+        let handed = self.hand_kept(&mut f)?;
+        if handed > 0 || !self.inbox.receive_lent(&self.conn, timeout)? {
+            return Ok(handed);
+        }
+        self.hand_lent(&mut f)
+    }
+
+    /// Hands to `f` what earlier calls left in the inbox (after an error, or received by
+    /// another method), each packet made where `f` reads it.
+    fn hand_kept(&mut self, f: &mut impl FnMut(&LogPacketRef<'_>)) -> Result<usize> {
         let mut handed = 0;
-        let mut received = false;
-        loop {
-            // As `next_ready`, with the packet made where `f` reads it: no copy of it at all.
-            while let Some(range) = self
+        while !self.inbox.is_empty() {
+            let Some(range) = self
                 .inbox
                 .next_message(wire::LogPacket::MSG_TYPE, ANSWERS)?
-            {
-                let start = range.start;
-                let mut packet = LogPacket::unlocated(&self.inbox.datagram()[range]);
-                if let Err(gap) = packet.admit(&mut self.seqs)? {
-                    self.inbox.rewind(start);
-                    return Err(gap);
-                }
-                f(&packet);
-                handed += 1;
+            else {
+                break;
+            };
+            let start = range.start;
+            let mut packet = LogPacket::unlocated(&self.inbox.datagram()[range]);
+            if let Err(gap) = packet.admit(&mut self.seqs)? {
+                self.inbox.rewind(start);
+                return Err(gap);
             }
-            if handed > 0 || received {
-                return Ok(handed);
-            }
-            if !self.receive(timeout)? {
-                return Ok(0);
-            }
-            received = true;
+            f(&packet);
+            handed += 1;
         }
+        Ok(handed)
+    }
+
+    /// Hands the packets of the datagram [`Inbox::receive_lent`] received to `f`, each made
+    /// where `f` reads it (no copy at all). When an error (or `f`'s panic) cuts the walk
+    /// short, the rest of the datagram is kept for the next call.
+    fn hand_lent(&mut self, f: &mut impl FnMut(&LogPacketRef<'_>)) -> Result<usize> {
+        let (datagram, seqs) = (self.inbox.lent(), &mut self.seqs);
+        let (mut at, mut handed) = (0, 0);
+        let (rest, err) = loop {
+            let range = match conn::next_in(datagram, &mut at, wire::LogPacket::MSG_TYPE, ANSWERS) {
+                Ok(Some(range)) => range,
+                Ok(None) => return Ok(handed),
+                Err(err) => break (at, err),
+            };
+            let start = range.start;
+            let mut packet = LogPacket::unlocated(&datagram[range]);
+            match packet.admit(seqs) {
+                Ok(Ok(())) => {}
+                Ok(Err(gap)) => break (start, gap),
+                Err(err) => break (at, err),
+            }
+            if let Err(panic) = panic::catch_unwind(AssertUnwindSafe(|| f(&packet))) {
+                self.inbox.keep_lent(at);
+                panic::resume_unwind(panic);
+            }
+            handed += 1;
+        };
+        self.inbox.keep_lent(rest);
+        Err(err)
     }
 
     /// A blocking iterator over the packets; it never ends by itself.

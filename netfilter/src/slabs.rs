@@ -186,7 +186,7 @@ impl Slabs {
     }
 
     /// The error for an `n`-byte datagram that did not fit.
-    fn too_long(&self, n: usize) -> Error {
+    pub(crate) fn too_long(&self, n: usize) -> Error {
         Error::Io {
             call: "recv",
             source: std::io::Error::other(format!(

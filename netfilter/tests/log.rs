@@ -638,6 +638,56 @@ fn fake_kernel_recv_batch_reports_gaps_and_errors_in_their_turn() {
     let second = log.recv_batch(Some(WAIT), |p| payloads.push(p.payload().to_vec()));
     assert_eq!(second.expect("the rest"), 1);
     assert_eq!(payloads, [b"one".to_vec(), b"three".to_vec()]);
+    // A gap inside a batch: the packets before it, the gap, then the packet after it with the
+    // count and the rest of the batch.
+    kernel
+        .log_batch([6, 9, 10].map(|seq| LogPacketBuilder::ipv4(9).seq(seq)))
+        .expect("batch");
+    let mut lent = Vec::new();
+    let first = log.recv_batch(Some(WAIT), |p| lent.push((p.seq(), p.lost_before())));
+    assert!(
+        matches!(first, Err(Error::Overrun { lost: Some(2) })),
+        "{first:?}"
+    );
+    let rest = log.recv_batch(Some(WAIT), |p| lent.push((p.seq(), p.lost_before())));
+    assert_eq!(rest.expect("the rest"), 2);
+    assert_eq!(
+        lent,
+        [(Some(6), Some(0)), (Some(9), Some(2)), (Some(10), Some(0))]
+    );
+}
+
+#[test]
+fn fake_kernel_recv_batch_survives_a_panicking_callback_and_mixes_with_recv() {
+    let (kernel, mut log) = fake_seq_log(9);
+    kernel
+        .log_batch((0..4u8).map(|i| LogPacketBuilder::ipv4(9).payload(vec![i; 4])))
+        .expect("batch");
+    // The callback panics on the second packet: the panic reaches the caller and the
+    // packets after it are not lost.
+    let mut seen = Vec::new();
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        log.recv_batch(Some(WAIT), |p| {
+            seen.push(p.payload()[0]);
+            assert!(p.payload()[0] != 1, "the callback's own panic");
+        })
+    }));
+    assert!(panicked.is_err(), "the panic is re-raised");
+    assert_eq!(seen, [0, 1]);
+    // `recv` takes the next one as an owned packet, `recv_batch` lends the last.
+    assert_eq!(log.recv().expect("recv").payload()[0], 2);
+    let n = log
+        .recv_batch(Some(WAIT), |p| seen.push(p.payload()[0]))
+        .expect("the rest");
+    assert_eq!((n, &seen[..]), (1, &[0, 1, 3][..]));
+    // Then a fresh datagram, received by `recv_batch` itself.
+    kernel
+        .log_packet(LogPacketBuilder::ipv4(9).payload(vec![4; 4]))
+        .expect("log");
+    let n = log
+        .recv_batch(Some(WAIT), |p| seen.push(p.payload()[0]))
+        .expect("one");
+    assert_eq!((n, &seen[..]), (1, &[0, 1, 3, 4][..]));
 }
 
 #[test]
