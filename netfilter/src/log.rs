@@ -41,7 +41,7 @@
 //! let mut log = LogGroup::builder(5).open()?;
 //! let mut bytes = 0;
 //! loop {
-//!     // Everything received in one wake-up, then back to the caller's loop.
+//!     // One datagram (a batch of the kernel's) per call, then back to the caller's loop.
 //!     log.recv_batch(Some(Duration::from_millis(100)), |packet| {
 //!         bytes += packet.payload().len();
 //!     })?;
