@@ -397,8 +397,8 @@ impl Inbox {
     /// once ([`Inbox::lent`], [`next_in`]) instead of queueing it: the shortest path from the
     /// kernel to a callback, with no slab or queue per datagram. Only when the inbox
     /// [`is_empty`](Inbox::is_empty). Waits at most `timeout` (forever with `None`, not at
-    /// all with zero); returns whether a datagram came (an unreported overrun counts as
-    /// nothing).
+    /// all with zero); returns whether a datagram came (an unreported overrun counts as an
+    /// empty one, as in [`Inbox::receive`]: more may be waiting behind it).
     ///
     /// # Errors
     /// As [`Inbox::receive`]; a datagram larger than the inbox's size is an error.
@@ -420,7 +420,7 @@ impl Inbox {
                 Ok(true)
             }
             Ok(None) => Ok(false),
-            Err(Error::Overrun { .. }) if !self.report_overruns => Ok(false),
+            Err(Error::Overrun { .. }) if !self.report_overruns => Ok(true),
             Err(err) => Err(err),
         }
     }

@@ -624,9 +624,23 @@ impl LogGroup {
         self.hand_lent(&mut f)
     }
 
+    /// Receives one datagram if one is waiting and hands its packets to `f`, lent: `None`
+    /// when none was waiting (for the tokio adapter, after [`LogGroup::hand_kept`] handed
+    /// nothing).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn lend_waiting(
+        &mut self,
+        f: &mut impl FnMut(&LogPacketRef<'_>),
+    ) -> Result<Option<usize>> {
+        if !self.inbox.receive_lent(&self.conn, Some(Duration::ZERO))? {
+            return Ok(None);
+        }
+        self.hand_lent(f).map(Some)
+    }
+
     /// Hands to `f` what earlier calls left in the inbox (after an error, or received by
     /// another method), each packet made where `f` reads it.
-    fn hand_kept(&mut self, f: &mut impl FnMut(&LogPacketRef<'_>)) -> Result<usize> {
+    pub(crate) fn hand_kept(&mut self, f: &mut impl FnMut(&LogPacketRef<'_>)) -> Result<usize> {
         let mut handed = 0;
         while !self.inbox.is_empty() {
             let Some(range) = self

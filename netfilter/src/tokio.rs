@@ -2,7 +2,9 @@
 //! (`AsyncFd`).
 //!
 //! Only the non-blocking receive runs inside `AsyncFd::try_io`; parsing and handing packets
-//! out happen after it, and verdicts are sent the same way as in blocking use.
+//! out happen after it, and verdicts are sent the same way as in blocking use. Log groups can
+//! also lend their packets to a callback, as [`LogGroup::recv_batch`] does
+//! ([`Async::recv_batch`]).
 //!
 //! ```no_run
 //! use netfilter::{LogGroup, Queue};
@@ -29,7 +31,7 @@ use ::tokio::io::unix::AsyncFd;
 use futures_core::Stream;
 
 use crate::error::{Error, Result};
-use crate::log::{LogGroup, LogPacket};
+use crate::log::{LogGroup, LogPacket, LogPacketRef};
 use crate::packet::Packet;
 use crate::queue::Queue;
 
@@ -157,6 +159,58 @@ impl<S: Source> Async<S> {
                     }));
                 }
                 // Nothing was waiting: readiness is cleared; poll again.
+                Err(_would_block) => {}
+            }
+        }
+    }
+}
+
+impl Async<LogGroup> {
+    /// As [`LogGroup::recv_batch`], on tokio's reactor: hands what earlier calls left, else
+    /// waits until a datagram is waiting and hands its packets to `f`, lent as
+    /// [`LogPacketRef`]s (no copy). Returns how many `f` was given: 0 when the datagram held
+    /// no packet.
+    ///
+    /// # Errors
+    /// As for [`LogGroup::recv_batch`].
+    ///
+    /// ```no_run
+    /// use netfilter::LogGroup;
+    /// use netfilter::tokio::AsyncLogGroup;
+    ///
+    /// # async fn serve() -> Result<(), netfilter::Error> {
+    /// let mut log = AsyncLogGroup::new(LogGroup::builder(1).open()?)?;
+    /// let mut bytes = 0;
+    /// loop {
+    ///     log.recv_batch(|packet| bytes += packet.payload().len()).await?;
+    /// }
+    /// # }
+    /// ```
+    pub async fn recv_batch(&mut self, mut f: impl FnMut(&LogPacketRef<'_>)) -> Result<usize> {
+        let kept = self.inner.hand_kept(&mut f)?;
+        if kept > 0 {
+            return Ok(kept);
+        }
+        loop {
+            let Async { fd, inner } = &mut *self;
+            let mut guard = fd.readable().await.map_err(|source| Error::Io {
+                call: "poll_read_ready",
+                source,
+            })?;
+            let lent = guard.try_io(|_| match inner.lend_waiting(&mut f) {
+                Ok(Some(n)) => Ok(Ok(n)),
+                Ok(None) => Err(std::io::ErrorKind::WouldBlock.into()),
+                Err(err) => Ok(Err(err)),
+            });
+            match lent {
+                Ok(Ok(result)) => return result,
+                Ok(Err(source)) => {
+                    return Err(Error::Io {
+                        call: "recv",
+                        source,
+                    });
+                }
+                // Nothing was waiting: readiness is cleared; wait again.
                 Err(_would_block) => {}
             }
         }

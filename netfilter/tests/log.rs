@@ -704,6 +704,18 @@ fn fake_kernel_suppressed_overruns_still_count_the_gap() {
         .expect("log");
     let packet = log.recv().expect("no overrun event");
     assert_eq!((packet.seq(), packet.lost_before()), (Some(4), Some(4)));
+    // The same through `recv_batch`: the notice is no error, the gap is counted.
+    kernel.overrun();
+    kernel
+        .log_packet(LogPacketBuilder::ipv4(3).seq(7))
+        .expect("log");
+    let mut lent = Vec::new();
+    // The notice may end a call that hands nothing; the packet comes by the second.
+    for _ in 0..2 {
+        log.recv_batch(Some(WAIT), |p| lent.push((p.seq(), p.lost_before())))
+            .expect("no overrun event");
+    }
+    assert_eq!(lent, [(Some(7), Some(2))]);
 }
 
 #[test]

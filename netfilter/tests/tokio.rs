@@ -84,3 +84,47 @@ fn log_groups_stream_too() {
         [Some("async".to_owned()), Some("async".to_owned())]
     );
 }
+
+#[test]
+fn log_groups_lend_a_kernel_batch_through_the_reactor() {
+    use netfilter::LogGroup;
+    use netfilter::tokio::AsyncLogGroup;
+
+    let sandbox = sandbox_or_skip!();
+    log_rule(&sandbox, 23, 9323, "lent");
+    let log = common::log::open(&sandbox, || {
+        LogGroup::builder(23)
+            .qthresh(3)
+            .timeout(Duration::from_secs(10))
+    });
+    let to = local(9323);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+        .expect("runtime");
+    let (n, texts, idle) = runtime.block_on(async {
+        let mut log = AsyncLogGroup::new(log).expect("register");
+        // Nothing is waiting: the call is pending, not erroring or handing out nothing.
+        let idle = tokio::time::timeout(Duration::from_millis(200), log.recv_batch(|_| {})).await;
+        for text in [&b"a"[..], b"bb", b"ccc"] {
+            udp_send(&sandbox, to, text).expect("send");
+        }
+        // qthresh 3: the three come in one datagram, lent in one call.
+        let mut texts = Vec::new();
+        let n = tokio::time::timeout(
+            Duration::from_secs(5),
+            log.recv_batch(|packet| {
+                assert_eq!(packet.prefix(), Some("lent"));
+                texts.push(packet.payload().len());
+            }),
+        )
+        .await
+        .expect("a batch within 5 s")
+        .expect("recv_batch");
+        (n, texts, idle.is_err())
+    });
+    assert!(idle, "no message yet: pending");
+    assert_eq!(n, 3);
+    assert_eq!(texts, [29, 30, 31], "IPv4 + UDP headers + the text");
+}
