@@ -11,6 +11,15 @@ use netfilter_testkit::traffic::{UdpReceiver, udp_send};
 mod common;
 use common::{local, log_rule, queue_rule};
 
+/// A current-thread runtime with I/O and timers.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+        .expect("runtime")
+}
+
 #[test]
 fn packets_arrive_through_the_reactor_and_verdicts_go_back() {
     let sandbox = sandbox_or_skip!();
@@ -18,11 +27,7 @@ fn packets_arrive_through_the_reactor_and_verdicts_go_back() {
     let queue = common::queue::open(&sandbox, || Queue::builder(21));
     let to = local(9321);
     let receiver = UdpReceiver::bind(&sandbox, to).expect("receiver");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .enable_time()
-        .build()
-        .expect("runtime");
+    let runtime = runtime();
     let seen = runtime.block_on(async {
         let mut queue = AsyncQueue::new(queue).expect("register");
         // Nothing is waiting: the stream is pending, not erroring.
@@ -59,11 +64,7 @@ fn log_groups_stream_too() {
     log_rule(&sandbox, 22, 9322, "async");
     let log = common::log::open(&sandbox, || LogGroup::builder(22).qthresh(1));
     let to = local(9322);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .enable_time()
-        .build()
-        .expect("runtime");
+    let runtime = runtime();
     let prefixes = runtime.block_on(async {
         let mut log = AsyncLogGroup::new(log).expect("register");
         for _ in 0..2 {
@@ -98,11 +99,7 @@ fn log_groups_lend_a_kernel_batch_through_the_reactor() {
             .timeout(Duration::from_secs(10))
     });
     let to = local(9323);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .enable_time()
-        .build()
-        .expect("runtime");
+    let runtime = runtime();
     let (n, texts, idle) = runtime.block_on(async {
         let mut log = AsyncLogGroup::new(log).expect("register");
         // Nothing is waiting: the call is pending, not erroring or handing out nothing.

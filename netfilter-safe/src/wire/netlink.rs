@@ -80,13 +80,19 @@ impl NlMsgHeader {
             got: buf.len(),
         };
         let hdr = buf.get(..NLMSG_HDRLEN).ok_or_else(truncated)?;
-        Ok(NlMsgHeader {
-            len: ne_u32(hdr, offset_of!(nlmsghdr, nlmsg_len)),
-            msg_type: ne_u16(hdr, offset_of!(nlmsghdr, nlmsg_type)),
-            flags: ne_u16(hdr, offset_of!(nlmsghdr, nlmsg_flags)),
-            seq: ne_u32(hdr, offset_of!(nlmsghdr, nlmsg_seq)),
-            pid: ne_u32(hdr, offset_of!(nlmsghdr, nlmsg_pid)),
-        })
+        Ok(NlMsgHeader::read(hdr))
+    }
+
+    /// The fields at the start of `b`, zeros where it is too short.
+    #[inline]
+    fn read(b: &[u8]) -> Self {
+        NlMsgHeader {
+            len: ne_u32(b, offset_of!(nlmsghdr, nlmsg_len)),
+            msg_type: ne_u16(b, offset_of!(nlmsghdr, nlmsg_type)),
+            flags: ne_u16(b, offset_of!(nlmsghdr, nlmsg_flags)),
+            seq: ne_u32(b, offset_of!(nlmsghdr, nlmsg_seq)),
+            pid: ne_u32(b, offset_of!(nlmsghdr, nlmsg_pid)),
+        }
     }
 
     /// The header as its 16 wire bytes.
@@ -182,14 +188,7 @@ impl<'a> NlMsg<'a> {
     #[inline]
     #[must_use]
     pub fn header(&self) -> NlMsgHeader {
-        let b = self.bytes;
-        NlMsgHeader {
-            len: ne_u32(b, offset_of!(nlmsghdr, nlmsg_len)),
-            msg_type: ne_u16(b, offset_of!(nlmsghdr, nlmsg_type)),
-            flags: ne_u16(b, offset_of!(nlmsghdr, nlmsg_flags)),
-            seq: ne_u32(b, offset_of!(nlmsghdr, nlmsg_seq)),
-            pid: ne_u32(b, offset_of!(nlmsghdr, nlmsg_pid)),
-        }
+        NlMsgHeader::read(self.bytes)
     }
 
     /// `Ok` when the message's type is `expected`.
@@ -360,9 +359,8 @@ impl NfHeader {
     #[inline]
     #[must_use]
     pub fn read(msg: &[u8]) -> Self {
-        let nl = NlMsgHeader::parse(msg).unwrap_or_default();
         let nfgen = NfGenMsg::parse(msg.get(NLMSG_HDRLEN..).unwrap_or_default());
-        NfHeader::from_parts(&nl, &nfgen.unwrap_or_default())
+        NfHeader::from_parts(&NlMsgHeader::read(msg), &nfgen.unwrap_or_default())
     }
 
     /// The `nfgenmsg` part.
