@@ -75,7 +75,7 @@ fn bench(name: &str, size: usize, mut f: impl FnMut(u64)) {
             t.elapsed().as_nanos() as f64 / n as f64
         })
         .fold(f64::INFINITY, f64::min);
-    println!("{name:<44} {size:>5} B {best:>10.1} ns/msg");
+    println!("{name:<50} {size:>5} B {best:>10.1} ns/msg");
 }
 
 fn udp(size: usize) -> Vec<u8> {
@@ -228,6 +228,22 @@ fn over_replay(size: usize) {
             p.accept().expect("accepted");
         }
     });
+    let mut unbatched = Queue::builder(0)
+        .batching(false)
+        .transport(Replay::queue(queue_datagram(0, size)))
+        .open()
+        .expect("unbatched queue over the replay");
+    bench(
+        "netfilter Queue recv+accept, batching off (replay)",
+        size,
+        |n| {
+            for _ in 0..n {
+                let p = unbatched.recv().expect("a packet");
+                black_box(p.payload().len());
+                p.accept().expect("accepted");
+            }
+        },
+    );
     let mut log = LogGroup::builder(1)
         .transport(Replay::new(log_batch(1, size), None))
         .open()
