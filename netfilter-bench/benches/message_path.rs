@@ -302,7 +302,7 @@ fn queue_over_fake(size: usize) {
     let total = 100_000u64;
     let timed = run(total);
     println!(
-        "{:<44} {size:>5} B {:>10.1} ns/msg",
+        "{:<50} {size:>5} B {:>10.1} ns/msg",
         "netfilter Queue recv+accept (fake kernel)",
         timed.as_nanos() as f64 / total as f64
     );
