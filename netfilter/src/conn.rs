@@ -414,7 +414,8 @@ impl Inbox {
         let size = self.slabs.slot();
         if self.lent.len() != size + LINE {
             self.lent = vec![0; size + LINE];
-            self.lent_at = self.lent.as_ptr().align_offset(LINE);
+            // `align_offset` may give up (usize::MAX): then off a line, but in bounds.
+            self.lent_at = self.lent.as_ptr().align_offset(LINE).min(LINE);
         }
         self.lent_len = 0;
         let received = conn
