@@ -588,50 +588,18 @@ pub(crate) fn interface_name(ns: &OwnedFd, index: u32) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io;
-    use std::os::fd::{AsFd, BorrowedFd};
-
-    /// A transport whose every receive is `datagram`.
-    #[derive(Debug)]
-    struct Fixed {
-        datagram: Vec<u8>,
-        /// Something to hand out as the descriptor.
-        null: std::fs::File,
-    }
-
-    impl Transport for Fixed {
-        fn send(&self, _: &[u8]) -> io::Result<()> {
-            Ok(())
-        }
-
-        fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-            buf[..self.datagram.len()].copy_from_slice(&self.datagram);
-            Ok(self.datagram.len())
-        }
-
-        fn wait_readable(&self, _: Option<Duration>) -> io::Result<bool> {
-            Ok(true)
-        }
-
-        fn set_nonblocking(&self, _: bool) -> io::Result<()> {
-            Ok(())
-        }
-
-        fn fd(&self) -> BorrowedFd<'_> {
-            self.null.as_fd()
-        }
-    }
+    use netfilter_testkit::fake::FakeKernel;
 
     #[test]
     fn the_lent_datagram_starts_on_a_cache_line() {
         let datagram: Vec<u8> = (0..=99).collect();
-        let conn = Conn::new(Link::Custom(Box::new(Fixed {
-            datagram: datagram.clone(),
-            null: std::fs::File::open("/dev/null").expect("/dev/null"),
-        })));
+        let (kernel, transport) = FakeKernel::new().expect("a fake kernel");
+        let conn = Conn::new(Link::Custom(Box::new(transport)));
         let mut inbox = Inbox::new(100, true);
         for _ in 0..2 {
-            assert!(inbox.receive_lent(&conn, None).expect("received"));
+            kernel.send(&datagram).expect("sent");
+            let wait = Some(Duration::from_secs(5));
+            assert!(inbox.receive_lent(&conn, wait).expect("received"));
             assert_eq!(inbox.lent(), &datagram[..]);
             assert_eq!(inbox.lent().as_ptr() as usize % LINE, 0);
         }
