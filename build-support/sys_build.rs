@@ -3,10 +3,11 @@
 // Each sys crate holds a symbolic link `build/sys_build.rs` to this file, so the logic exists
 // once in the repository while each published package still carries a copy (Cargo packages the
 // link's target). The crate's own `build.rs` holds only what differs: package names, headers,
-// allowlists and the constants newer than some installed headers.
+// allowlists, the constants newer than some installed headers and where its saved bindings are.
 
 use std::env;
 use std::fmt::Write as _;
+use std::fs;
 use std::path::PathBuf;
 use std::process;
 
@@ -21,6 +22,9 @@ pub struct Library {
     pub fedora: &'static str,
     pub arch: &'static str,
     pub alpine: &'static str,
+    /// The bindings saved in the crate for docs.rs, relative to the crate root (the build
+    /// script's working directory). The crate's `saved_bindings` test keeps them fresh.
+    pub saved_bindings: &'static str,
 }
 
 /// A constant that the kernel has but an installed uapi header may lack.
@@ -43,6 +47,29 @@ const ENV_VARS: &[&str] = &[
     "LIBCLANG_PATH",
     "BINDGEN_EXTRA_CLANG_ARGS",
 ];
+
+/// On docs.rs, copies the saved bindings to `OUT_DIR/bindings.rs` and returns `true`; elsewhere
+/// returns `false` and the build script goes on to probe and generate.
+///
+/// docs.rs sets `DOCS_RS` and has clang but none of the C libraries' -dev packages (and no
+/// network), so with it set pkg-config, libclang and bindgen are not touched and no link
+/// directive is printed: rustdoc links nothing.
+pub fn use_saved_bindings_on_docs_rs(lib: &Library) -> bool {
+    println!("cargo:rerun-if-env-changed=DOCS_RS");
+    if env::var_os("DOCS_RS").is_none() {
+        return false;
+    }
+    println!("cargo:rerun-if-changed={}", lib.saved_bindings);
+    match fs::read_to_string(lib.saved_bindings) {
+        Ok(saved) => write_bindings(&saved),
+        Err(err) => fail(&format!(
+            "DOCS_RS is set, so the saved bindings {} are used instead of bindgen, but they \
+             cannot be read: {err}",
+            lib.saved_bindings
+        )),
+    }
+    true
+}
 
 /// Finds `lib` with pkg-config, prints the link lines and the `DEP_*` metadata, and returns the
 /// include paths. On failure the build stops with a message naming the packages to install.
@@ -150,7 +177,7 @@ pub fn supplement(mut bindings: String, extra: &[Supplement]) -> String {
 /// Writes `bindings.rs` into `OUT_DIR`.
 pub fn write_bindings(bindings: &str) {
     let out = PathBuf::from(env::var_os("OUT_DIR").unwrap_or_default()).join("bindings.rs");
-    if let Err(err) = std::fs::write(&out, bindings) {
+    if let Err(err) = fs::write(&out, bindings) {
         fail(&format!("cannot write {}: {err}", out.display()));
     }
 }

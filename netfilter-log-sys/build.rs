@@ -1,4 +1,5 @@
-//! Finds libnetfilter_log with pkg-config and generates the bindings with bindgen.
+//! Finds libnetfilter_log with pkg-config and generates the bindings with bindgen; on docs.rs
+//! (`DOCS_RS` set) uses the bindings saved in `saved/bindings.rs` instead.
 
 #[path = "build/sys_build.rs"]
 mod sys_build;
@@ -12,6 +13,7 @@ const LIBRARY: Library = Library {
     fedora: "libnetfilter_log-devel libnfnetlink-devel libmnl-devel",
     arch: "libnetfilter_log libnfnetlink libmnl",
     alpine: "libnetfilter_log-dev libnfnetlink-dev libmnl-dev",
+    saved_bindings: "saved/bindings.rs",
 };
 
 /// Attributes the running kernel may send that an installed uapi header may not know.
@@ -69,6 +71,9 @@ const SUPPLEMENTS: &[Supplement] = &[
 fn main() {
     println!("cargo:rerun-if-changed=wrapper.h");
     println!("cargo:rerun-if-changed=build/sys_build.rs");
+    if sys_build::use_saved_bindings_on_docs_rs(&LIBRARY) {
+        return;
+    }
     let includes = sys_build::probe(&LIBRARY);
     sys_build::require_libclang(&LIBRARY);
 
