@@ -1,0 +1,1 @@
+../../build-support/saved_bindings.rs
