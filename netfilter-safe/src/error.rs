@@ -77,6 +77,7 @@ pub enum Error {
 pub struct PanicPayload(Mutex<Option<Box<dyn Any + Send>>>);
 
 impl PanicPayload {
+    #[cfg(any(test, feature = "ffi"))]
     pub(crate) fn new(payload: Box<dyn Any + Send>) -> Self {
         PanicPayload(Mutex::new(Some(payload)))
     }
@@ -207,6 +208,7 @@ impl From<wire::WireError> for Error {
 }
 
 /// Maps a C return code (negative on failure, with `errno` set) to a result.
+#[cfg(feature = "ffi")]
 pub(crate) fn check(rc: std::ffi::c_int, call: &'static str) -> Result<()> {
     if rc < 0 {
         Err(Error::last(call))

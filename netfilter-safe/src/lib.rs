@@ -83,21 +83,42 @@
 //! libnetfilter_queue and libnetfilter_log are GPL-2.0-or-later: a program that links them is
 //! bound by that licence, whatever the licence of this crate (MIT OR Apache-2.0).
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 pub mod wire;
 
+#[cfg(feature = "ffi")]
 mod dispatch;
 mod error;
+#[cfg(feature = "ffi")]
 mod iftable;
+#[cfg(feature = "ffi")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ffi")))]
 pub mod log;
 pub mod netns;
 pub mod procfs;
+#[cfg(feature = "ffi")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ffi")))]
 pub mod queue;
 mod socket;
 pub mod transport;
 mod types;
+#[cfg(feature = "ffi")]
 mod view;
+#[cfg(feature = "ffi")]
 mod xml;
 
 pub use error::{Error, PanicPayload, Result};
+#[cfg(feature = "ffi")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ffi")))]
 pub use iftable::InterfaceTable;
-pub use types::{CopyMode, Family, Hook};
+pub use types::{
+    CopyMode, Family, Hook, LogFlags, MAX_VERDICT_PAYLOAD, QueueFlags, SkbInfo, Verdict,
+};
+
+/// The raw bindings this layer wraps (feature `ffi`).
+#[cfg(feature = "ffi")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ffi")))]
+pub mod sys {
+    pub use netfilter_log_sys as log;
+    pub use netfilter_queue_sys as queue;
+}

@@ -59,23 +59,10 @@ use netfilter_log_sys as sys;
 use crate::dispatch::Dispatch;
 use crate::error::{Error, Result, check};
 use crate::socket;
+pub use crate::types::LogFlags;
 use crate::types::{CopyMode, Family, Hook, system_time};
 use crate::view::{bytes_left, nonzero};
 use crate::wire::{self, RawAttr, Vlan, WireError};
-
-bitflags::bitflags! {
-    /// Log group flags (`NFULNL_CFG_F_*`), set with [`LogGroup::set_flags`].
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-    pub struct LogFlags: u16 {
-        /// Number the group's messages (`NFULA_SEQ`, per group).
-        const SEQ = sys::NFULNL_CFG_F_SEQ as u16;
-        /// Number the messages across all groups of the namespace (`NFULA_SEQ_GLOBAL`).
-        const SEQ_GLOBAL = sys::NFULNL_CFG_F_SEQ_GLOBAL as u16;
-        /// Attach the packet's conntrack entry (`NFULA_CT`, `NFULA_CT_INFO`); needs
-        /// `nf_conntrack_netlink` in the kernel.
-        const CONNTRACK = sys::NFULNL_CFG_F_CONNTRACK as u16;
-    }
-}
 
 /// A libnetfilter_log handle: one `NETLINK_NETFILTER` socket. Closed on drop.
 ///

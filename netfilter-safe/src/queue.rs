@@ -62,82 +62,9 @@ use crate::error::{Error, Result, check};
 use crate::iftable::InterfaceTable;
 use crate::socket;
 use crate::types::{CopyMode, Family, Hook, system_time};
+pub use crate::types::{MAX_VERDICT_PAYLOAD, QueueFlags, SkbInfo, Verdict};
 use crate::view::nonzero;
 use crate::wire::{self, RawAttr, Vlan, WireError};
-
-bitflags::bitflags! {
-    /// Queue flags (`NFQA_CFG_F_*`), set and cleared with [`Queue::set_flags`].
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-    pub struct QueueFlags: u32 {
-        /// Accept packets instead of dropping them when the queue is full.
-        const FAIL_OPEN = sys::NFQA_CFG_F_FAIL_OPEN;
-        /// Attach the packet's conntrack entry (`NFQA_CT`); needs the kernel's conntrack glue
-        /// for queues (`CONFIG_NETFILTER_NETLINK_GLUE_CT`).
-        const CONNTRACK = sys::NFQA_CFG_F_CONNTRACK;
-        /// Deliver GSO packets whole, without segmenting them (payloads may exceed the MTU).
-        const GSO = sys::NFQA_CFG_F_GSO;
-        /// Attach the uid and gid of the socket that sent the packet, for local traffic.
-        const UID_GID = sys::NFQA_CFG_F_UID_GID;
-        /// Attach the packet's security context (`NFQA_SECCTX`).
-        const SECCTX = sys::NFQA_CFG_F_SECCTX;
-    }
-}
-
-bitflags::bitflags! {
-    /// What the kernel says about the packet's buffer (`NFQA_SKB_INFO`).
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-    pub struct SkbInfo: u32 {
-        /// The checksums are not filled in yet (offloaded); they are correct on the wire.
-        const CSUMNOTREADY = sys::NFQA_SKB_CSUMNOTREADY;
-        /// A GSO packet, larger than the device MTU (only with [`QueueFlags::GSO`]).
-        const GSO = sys::NFQA_SKB_GSO;
-        /// The checksum was not verified (e.g. the device does not verify in hardware).
-        const CSUM_NOTVERIFIED = sys::NFQA_SKB_CSUM_NOTVERIFIED;
-    }
-}
-
-/// A verdict on a queued packet. `NF_STOLEN` cannot be expressed: from userspace it would leak
-/// the packet in the kernel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Verdict {
-    /// `NF_DROP`: discard the packet.
-    Drop,
-    /// `NF_ACCEPT`: let it continue through the ruleset.
-    Accept,
-    /// `NF_REPEAT`: run the hook again from its start (set a mark that your rule skips, or the
-    /// packet comes straight back).
-    Repeat,
-    /// `NF_STOP`: accept it without running the rest of this hook's rules.
-    Stop,
-    /// `NF_QUEUE`: hand it to another queue.
-    Queue {
-        /// The target queue number.
-        num: u16,
-        /// Accept instead of dropping when no program listens on `num`.
-        bypass: bool,
-    },
-}
-
-impl Verdict {
-    /// The verdict as the kernel encodes it.
-    pub fn raw(self) -> u32 {
-        match self {
-            Verdict::Drop => sys::NF_DROP,
-            Verdict::Accept => sys::NF_ACCEPT,
-            Verdict::Repeat => sys::NF_REPEAT,
-            Verdict::Stop => sys::NF_STOP,
-            Verdict::Queue { num, bypass } => {
-                let bypass = if bypass {
-                    sys::NF_VERDICT_FLAG_QUEUE_BYPASS
-                } else {
-                    0
-                };
-                (u32::from(num) << sys::NF_VERDICT_QBITS) | sys::NF_QUEUE | bypass
-            }
-        }
-    }
-}
 
 /// A libnetfilter_queue handle: one `NETLINK_NETFILTER` socket. Closed on drop.
 ///
@@ -462,10 +389,6 @@ impl Drop for Queue<'_> {
         let _ = self.release();
     }
 }
-
-/// The largest replacement payload a verdict can carry: a netlink attribute's 16-bit length
-/// minus its 4-byte header.
-pub const MAX_VERDICT_PAYLOAD: usize = u16::MAX as usize - 4;
 
 fn verdict_on(
     qh: *mut sys::nfq_q_handle,

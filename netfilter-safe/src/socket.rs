@@ -3,6 +3,7 @@
 /// The socket methods that [`QueueHandle`](crate::queue::QueueHandle) and
 /// [`LogHandle`](crate::log::LogHandle) share, for a handle type with `fn open()` and
 /// `fn fd(&self) -> RawFd`.
+#[cfg(feature = "ffi")]
 macro_rules! socket_methods {
     ($handle:ident) => {
         impl $handle {
@@ -67,10 +68,13 @@ macro_rules! socket_methods {
         }
     };
 }
+#[cfg(feature = "ffi")]
 pub(crate) use socket_methods;
 
 use std::mem::MaybeUninit;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+#[cfg(feature = "ffi")]
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 
 use crate::error::{Error, Result};
 
@@ -202,6 +206,7 @@ fn recv_one_raw(
 ///
 /// `MSG_TRUNC` makes the kernel report a datagram's real length, so a buffer that was too small
 /// is an error ([`Error::Truncated`]) instead of a silently cut message.
+#[cfg(feature = "ffi")]
 pub(crate) fn recv(fd: RawFd, buf: &mut [u8]) -> Result<usize> {
     match recv_raw(fd, buf, 0) {
         Ok(n) if n > buf.len() => Err(Error::Truncated {
@@ -381,6 +386,7 @@ pub(crate) fn open_in_netns(
 /// `sockfd` does: `dup3` replaces the descriptor in place, so the C handle keeps working with
 /// the adopted socket (created, for example, in another network namespace). `socket` itself is
 /// closed; the handle owns the duplicate.
+#[cfg(feature = "ffi")]
 pub(crate) fn adopt(handle_fd: RawFd, socket: OwnedFd) -> Result<()> {
     check_netfilter_socket(socket.as_fd())?;
     let fd = socket.as_raw_fd();

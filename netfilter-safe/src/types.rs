@@ -1,8 +1,9 @@
-//! Kernel enums shared by queues and log groups.
+//! Kernel enums and flags of queues and log groups, shared by every layer.
 
+#[cfg(feature = "ffi")]
 use std::time::{Duration, SystemTime};
 
-use netfilter_queue_sys as qsys;
+use crate::wire::uapi as sys;
 
 /// The netfilter hook a packet was seen at (`NF_INET_*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -25,11 +26,11 @@ pub enum Hook {
 impl From<u8> for Hook {
     fn from(raw: u8) -> Self {
         match u32::from(raw) {
-            qsys::NF_INET_PRE_ROUTING => Hook::PreRouting,
-            qsys::NF_INET_LOCAL_IN => Hook::LocalIn,
-            qsys::NF_INET_FORWARD => Hook::Forward,
-            qsys::NF_INET_LOCAL_OUT => Hook::LocalOut,
-            qsys::NF_INET_POST_ROUTING => Hook::PostRouting,
+            sys::NF_INET_PRE_ROUTING => Hook::PreRouting,
+            sys::NF_INET_LOCAL_IN => Hook::LocalIn,
+            sys::NF_INET_FORWARD => Hook::Forward,
+            sys::NF_INET_LOCAL_OUT => Hook::LocalOut,
+            sys::NF_INET_POST_ROUTING => Hook::PostRouting,
             _ => Hook::Other(raw),
         }
     }
@@ -38,11 +39,11 @@ impl From<u8> for Hook {
 impl From<Hook> for u8 {
     fn from(hook: Hook) -> u8 {
         match hook {
-            Hook::PreRouting => qsys::NF_INET_PRE_ROUTING as u8,
-            Hook::LocalIn => qsys::NF_INET_LOCAL_IN as u8,
-            Hook::Forward => qsys::NF_INET_FORWARD as u8,
-            Hook::LocalOut => qsys::NF_INET_LOCAL_OUT as u8,
-            Hook::PostRouting => qsys::NF_INET_POST_ROUTING as u8,
+            Hook::PreRouting => sys::NF_INET_PRE_ROUTING as u8,
+            Hook::LocalIn => sys::NF_INET_LOCAL_IN as u8,
+            Hook::Forward => sys::NF_INET_FORWARD as u8,
+            Hook::LocalOut => sys::NF_INET_LOCAL_OUT as u8,
+            Hook::PostRouting => sys::NF_INET_POST_ROUTING as u8,
             Hook::Other(raw) => raw,
         }
     }
@@ -74,13 +75,13 @@ pub enum Family {
 impl From<u8> for Family {
     fn from(raw: u8) -> Self {
         match u32::from(raw) {
-            qsys::NFPROTO_UNSPEC => Family::Unspec,
-            qsys::NFPROTO_INET => Family::Inet,
-            qsys::NFPROTO_IPV4 => Family::Ipv4,
-            qsys::NFPROTO_ARP => Family::Arp,
-            qsys::NFPROTO_NETDEV => Family::Netdev,
-            qsys::NFPROTO_BRIDGE => Family::Bridge,
-            qsys::NFPROTO_IPV6 => Family::Ipv6,
+            sys::NFPROTO_UNSPEC => Family::Unspec,
+            sys::NFPROTO_INET => Family::Inet,
+            sys::NFPROTO_IPV4 => Family::Ipv4,
+            sys::NFPROTO_ARP => Family::Arp,
+            sys::NFPROTO_NETDEV => Family::Netdev,
+            sys::NFPROTO_BRIDGE => Family::Bridge,
+            sys::NFPROTO_IPV6 => Family::Ipv6,
             _ => Family::Other(raw),
         }
     }
@@ -89,13 +90,13 @@ impl From<u8> for Family {
 impl From<Family> for u8 {
     fn from(family: Family) -> u8 {
         let raw = match family {
-            Family::Unspec => qsys::NFPROTO_UNSPEC,
-            Family::Inet => qsys::NFPROTO_INET,
-            Family::Ipv4 => qsys::NFPROTO_IPV4,
-            Family::Arp => qsys::NFPROTO_ARP,
-            Family::Netdev => qsys::NFPROTO_NETDEV,
-            Family::Bridge => qsys::NFPROTO_BRIDGE,
-            Family::Ipv6 => qsys::NFPROTO_IPV6,
+            Family::Unspec => sys::NFPROTO_UNSPEC,
+            Family::Inet => sys::NFPROTO_INET,
+            Family::Ipv4 => sys::NFPROTO_IPV4,
+            Family::Arp => sys::NFPROTO_ARP,
+            Family::Netdev => sys::NFPROTO_NETDEV,
+            Family::Bridge => sys::NFPROTO_BRIDGE,
+            Family::Ipv6 => sys::NFPROTO_IPV6,
             Family::Other(raw) => return raw,
         };
         raw as u8
@@ -119,14 +120,107 @@ impl CopyMode {
     /// The value the kernel uses (`NFQNL_COPY_*`, `NFULNL_COPY_*`).
     pub fn raw(self) -> u8 {
         (match self {
-            CopyMode::None => qsys::NFQNL_COPY_NONE,
-            CopyMode::Meta => qsys::NFQNL_COPY_META,
-            CopyMode::Packet => qsys::NFQNL_COPY_PACKET,
+            CopyMode::None => sys::NFQNL_COPY_NONE,
+            CopyMode::Meta => sys::NFQNL_COPY_META,
+            CopyMode::Packet => sys::NFQNL_COPY_PACKET,
         }) as u8
     }
 }
 
+bitflags::bitflags! {
+    /// Queue flags (`NFQA_CFG_F_*`), set and cleared with `Queue::set_flags` of [`queue`](crate::queue) (feature `ffi`) or the `netfilter` crate's queue builder.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    pub struct QueueFlags: u32 {
+        /// Accept packets instead of dropping them when the queue is full.
+        const FAIL_OPEN = sys::NFQA_CFG_F_FAIL_OPEN;
+        /// Attach the packet's conntrack entry (`NFQA_CT`); needs the kernel's conntrack glue
+        /// for queues (`CONFIG_NETFILTER_NETLINK_GLUE_CT`).
+        const CONNTRACK = sys::NFQA_CFG_F_CONNTRACK;
+        /// Deliver GSO packets whole, without segmenting them (payloads may exceed the MTU).
+        const GSO = sys::NFQA_CFG_F_GSO;
+        /// Attach the uid and gid of the socket that sent the packet, for local traffic.
+        const UID_GID = sys::NFQA_CFG_F_UID_GID;
+        /// Attach the packet's security context (`NFQA_SECCTX`).
+        const SECCTX = sys::NFQA_CFG_F_SECCTX;
+    }
+}
+
+bitflags::bitflags! {
+    /// What the kernel says about the packet's buffer (`NFQA_SKB_INFO`).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    pub struct SkbInfo: u32 {
+        /// The checksums are not filled in yet (offloaded); they are correct on the wire.
+        const CSUMNOTREADY = sys::NFQA_SKB_CSUMNOTREADY;
+        /// A GSO packet, larger than the device MTU (only with [`QueueFlags::GSO`]).
+        const GSO = sys::NFQA_SKB_GSO;
+        /// The checksum was not verified (e.g. the device does not verify in hardware).
+        const CSUM_NOTVERIFIED = sys::NFQA_SKB_CSUM_NOTVERIFIED;
+    }
+}
+
+/// A verdict on a queued packet. `NF_STOLEN` cannot be expressed: from userspace it would leak
+/// the packet in the kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Verdict {
+    /// `NF_DROP`: discard the packet.
+    Drop,
+    /// `NF_ACCEPT`: let it continue through the ruleset.
+    Accept,
+    /// `NF_REPEAT`: run the hook again from its start (set a mark that your rule skips, or the
+    /// packet comes straight back).
+    Repeat,
+    /// `NF_STOP`: accept it without running the rest of this hook's rules.
+    Stop,
+    /// `NF_QUEUE`: hand it to another queue.
+    Queue {
+        /// The target queue number.
+        num: u16,
+        /// Accept instead of dropping when no program listens on `num`.
+        bypass: bool,
+    },
+}
+
+impl Verdict {
+    /// The verdict as the kernel encodes it.
+    pub fn raw(self) -> u32 {
+        match self {
+            Verdict::Drop => sys::NF_DROP,
+            Verdict::Accept => sys::NF_ACCEPT,
+            Verdict::Repeat => sys::NF_REPEAT,
+            Verdict::Stop => sys::NF_STOP,
+            Verdict::Queue { num, bypass } => {
+                let bypass = if bypass {
+                    sys::NF_VERDICT_FLAG_QUEUE_BYPASS
+                } else {
+                    0
+                };
+                (u32::from(num) << sys::NF_VERDICT_QBITS) | sys::NF_QUEUE | bypass
+            }
+        }
+    }
+}
+
+/// The largest replacement payload a verdict can carry: a netlink attribute's 16-bit length
+/// minus its 4-byte header.
+pub const MAX_VERDICT_PAYLOAD: usize = u16::MAX as usize - 4;
+
+bitflags::bitflags! {
+    /// Log group flags (`NFULNL_CFG_F_*`), set with `LogGroup::set_flags` of [`log`](crate::log) (feature `ffi`) or the `netfilter` crate's log builder.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    pub struct LogFlags: u16 {
+        /// Number the group's messages (`NFULA_SEQ`, per group).
+        const SEQ = sys::NFULNL_CFG_F_SEQ as u16;
+        /// Number the messages across all groups of the namespace (`NFULA_SEQ_GLOBAL`).
+        const SEQ_GLOBAL = sys::NFULNL_CFG_F_SEQ_GLOBAL as u16;
+        /// Attach the packet's conntrack entry (`NFULA_CT`, `NFULA_CT_INFO`); needs
+        /// `nf_conntrack_netlink` in the kernel.
+        const CONNTRACK = sys::NFULNL_CFG_F_CONNTRACK as u16;
+    }
+}
+
 /// A kernel timestamp (`struct timeval` as the C libraries return it) as a [`SystemTime`].
+#[cfg(feature = "ffi")]
 pub(crate) fn system_time(sec: i64, usec: i64) -> Option<SystemTime> {
     let since_epoch = Duration::new(u64::try_from(sec).ok()?, 0)
         .checked_add(Duration::from_micros(u64::try_from(usec).ok()?))?;
@@ -152,12 +246,13 @@ mod tests {
 
     #[test]
     fn copy_modes_match_both_subsystems() {
-        use netfilter_log_sys as lsys;
+        use crate::wire::uapi as lsys;
         assert_eq!(u32::from(CopyMode::None.raw()), lsys::NFULNL_COPY_NONE);
         assert_eq!(u32::from(CopyMode::Meta.raw()), lsys::NFULNL_COPY_META);
         assert_eq!(u32::from(CopyMode::Packet.raw()), lsys::NFULNL_COPY_PACKET);
     }
 
+    #[cfg(feature = "ffi")]
     #[test]
     fn timestamps_convert() {
         let t = system_time(1_795_369_345, 852_923).unwrap();

@@ -105,9 +105,8 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use netfilter_log_sys as log_sys;
-use netfilter_queue_sys as queue_sys;
 use netfilter_safe::transport::Transport;
+use netfilter_safe::wire::uapi;
 use netfilter_safe::wire::{
     BatchVerdict, Emit, LogConfig, LogPacket, Message, NFGENMSG_LEN, NLMSG_MIN_TYPE, NlError,
     NlMsg, NlMsgHeader, QueueConfig, QueuePacket, Verdict, WireError, align,
@@ -149,29 +148,29 @@ const NF_STOLEN: u32 = libc::NF_STOLEN as u32;
 const NF_QUEUE: u32 = libc::NF_QUEUE as u32;
 const NF_STOP: u32 = libc::NF_STOP as u32;
 
-const QCMD_BIND: u8 = queue_sys::NFQNL_CFG_CMD_BIND as u8;
-const QCMD_UNBIND: u8 = queue_sys::NFQNL_CFG_CMD_UNBIND as u8;
-const QCMD_PF_BIND: u8 = queue_sys::NFQNL_CFG_CMD_PF_BIND as u8;
-const QCMD_PF_UNBIND: u8 = queue_sys::NFQNL_CFG_CMD_PF_UNBIND as u8;
-const QCOPY_NONE: u8 = queue_sys::NFQNL_COPY_NONE as u8;
-const QCOPY_META: u8 = queue_sys::NFQNL_COPY_META as u8;
-const QCOPY_PACKET: u8 = queue_sys::NFQNL_COPY_PACKET as u8;
-const QF_FAIL_OPEN: u32 = queue_sys::NFQA_CFG_F_FAIL_OPEN;
-const QF_CONNTRACK: u32 = queue_sys::NFQA_CFG_F_CONNTRACK;
-const QF_UID_GID: u32 = queue_sys::NFQA_CFG_F_UID_GID;
-const QF_SECCTX: u32 = queue_sys::NFQA_CFG_F_SECCTX;
-const QF_MAX: u32 = queue_sys::NFQA_CFG_F_MAX;
+const QCMD_BIND: u8 = uapi::NFQNL_CFG_CMD_BIND as u8;
+const QCMD_UNBIND: u8 = uapi::NFQNL_CFG_CMD_UNBIND as u8;
+const QCMD_PF_BIND: u8 = uapi::NFQNL_CFG_CMD_PF_BIND as u8;
+const QCMD_PF_UNBIND: u8 = uapi::NFQNL_CFG_CMD_PF_UNBIND as u8;
+const QCOPY_NONE: u8 = uapi::NFQNL_COPY_NONE as u8;
+const QCOPY_META: u8 = uapi::NFQNL_COPY_META as u8;
+const QCOPY_PACKET: u8 = uapi::NFQNL_COPY_PACKET as u8;
+const QF_FAIL_OPEN: u32 = uapi::NFQA_CFG_F_FAIL_OPEN;
+const QF_CONNTRACK: u32 = uapi::NFQA_CFG_F_CONNTRACK;
+const QF_UID_GID: u32 = uapi::NFQA_CFG_F_UID_GID;
+const QF_SECCTX: u32 = uapi::NFQA_CFG_F_SECCTX;
+const QF_MAX: u32 = uapi::NFQA_CFG_F_MAX;
 
-const LCMD_BIND: u8 = log_sys::NFULNL_CFG_CMD_BIND as u8;
-const LCMD_UNBIND: u8 = log_sys::NFULNL_CFG_CMD_UNBIND as u8;
-const LCMD_PF_BIND: u8 = log_sys::NFULNL_CFG_CMD_PF_BIND as u8;
-const LCMD_PF_UNBIND: u8 = log_sys::NFULNL_CFG_CMD_PF_UNBIND as u8;
-const LCOPY_NONE: u8 = log_sys::NFULNL_COPY_NONE as u8;
-const LCOPY_META: u8 = log_sys::NFULNL_COPY_META as u8;
-const LCOPY_PACKET: u8 = log_sys::NFULNL_COPY_PACKET as u8;
-const LF_SEQ: u16 = log_sys::NFULNL_CFG_F_SEQ as u16;
-const LF_SEQ_GLOBAL: u16 = log_sys::NFULNL_CFG_F_SEQ_GLOBAL as u16;
-const LF_CONNTRACK: u16 = log_sys::NFULNL_CFG_F_CONNTRACK as u16;
+const LCMD_BIND: u8 = uapi::NFULNL_CFG_CMD_BIND as u8;
+const LCMD_UNBIND: u8 = uapi::NFULNL_CFG_CMD_UNBIND as u8;
+const LCMD_PF_BIND: u8 = uapi::NFULNL_CFG_CMD_PF_BIND as u8;
+const LCMD_PF_UNBIND: u8 = uapi::NFULNL_CFG_CMD_PF_UNBIND as u8;
+const LCOPY_NONE: u8 = uapi::NFULNL_COPY_NONE as u8;
+const LCOPY_META: u8 = uapi::NFULNL_COPY_META as u8;
+const LCOPY_PACKET: u8 = uapi::NFULNL_COPY_PACKET as u8;
+const LF_SEQ: u16 = uapi::NFULNL_CFG_F_SEQ as u16;
+const LF_SEQ_GLOBAL: u16 = uapi::NFULNL_CFG_F_SEQ_GLOBAL as u16;
+const LF_CONNTRACK: u16 = uapi::NFULNL_CFG_F_CONNTRACK as u16;
 
 /// Port ids handed to fakes; the kernel's automatic ones are negative as an `i32` too.
 static NEXT_PORT_ID: AtomicU32 = AtomicU32::new(0x8000_1000);

@@ -13,43 +13,42 @@
 //! Tests get their sandbox through [`sandbox_or_skip!`], which prints `SKIP <test>: <reason>`
 //! and returns when the machine cannot make one, and re-runs the test as root of a user
 //! namespace when it is not run as root ([`rootless`]); [`require!`] skips when a kernel
-//! feature is missing. The program under test binds its queue with [`netfilter_safe`] on a
-//! handle opened inside the sandbox (its socket stays in that namespace; the handle is `Send`,
-//! so the test's thread can serve it), and [`serve`] runs its receive loop with bounded
-//! waits. A complete NFQUEUE test (it needs root or user namespaces, hence `no_run`):
+//! feature is missing. The program under test opens its queue or log group inside the
+//! sandbox (`sandbox.run(|| Queue::builder(0).open())`: the socket stays in that namespace when
+//! the value moves back to the test's thread). A complete NFQUEUE test with the `netfilter`
+//! crate's [`Queue`](https://docs.rs/netfilter/latest/netfilter/struct.Queue.html) (it needs
+//! root or user namespaces, hence `no_run`):
 //!
 //! ```no_run
-//! use std::cell::RefCell;
-//! use std::collections::VecDeque;
-//!
-//! use netfilter_safe::CopyMode;
-//! use netfilter_safe::queue::{QueueHandle, Verdict};
+//! use netfilter::Queue;
 //! use netfilter_testkit::rules::{Protocol, Rule};
 //! use netfilter_testkit::traffic::{self, DEFAULT_TIMEOUT, UdpReceiver};
-//! use netfilter_testkit::{TwoHosts, procfs, sandbox_or_skip, serve};
+//! use netfilter_testkit::{TwoHosts, procfs, sandbox_or_skip};
 //!
 //! #[test]
 //! fn server_queues_dns() {
 //!     let hosts = sandbox_or_skip!(TwoHosts::new());
 //!     Rule::queue(0).protocol(Protocol::Udp).dport(53).apply(&hosts.server).unwrap();
-//!     let handle = hosts.server.run(QueueHandle::open).unwrap();
-//!     let inbox = RefCell::new(VecDeque::new());
-//!     let queue = handle.create_queue(0, |msg| inbox.borrow_mut().push_back(msg.id())).unwrap();
-//!     queue.set_mode(CopyMode::Packet, 0xffff).unwrap();
+//!     let mut queue = hosts.server.run(|| Queue::builder(0).open()).unwrap();
 //!     let dns = (TwoHosts::SERVER.ipv4, 53).into();
 //!     let server = UdpReceiver::bind(&hosts.server, dns).unwrap();
 //!     traffic::udp_send(&hosts.client, dns, b"query").unwrap();
-//!     let id = serve::next(&handle, &inbox, DEFAULT_TIMEOUT).unwrap();
+//!     let packet = queue.recv_timeout(DEFAULT_TIMEOUT).unwrap().expect("a queued packet");
+//!     assert!(packet.payload().ends_with(b"query"));
 //!     let row = procfs::queue_row(&hosts.server, 0).unwrap().unwrap();
 //!     assert_eq!(row.queue_total, 1); // the packet waits for our verdict
-//!     queue.set_verdict(id, Verdict::Accept, None, None).unwrap();
+//!     packet.accept().unwrap();
 //!     assert_eq!(server.recv(DEFAULT_TIMEOUT).unwrap().0, b"query");
 //! }
 //! ```
 //!
+//! With the `ffi` feature, `serve` runs the receive loop of `netfilter-safe`'s C-backed
+//! handles with bounded waits, for tests of programs written against that layer.
+//!
 //! Namespaces are named `nftk-<pid>-<n>` (root mode, visible in `ip netns list`);
 //! [`sweep_stale`] removes those a killed run left behind.
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 pub mod synth;
 
 pub mod error;
@@ -61,6 +60,8 @@ pub mod procfs;
 pub mod rootless;
 pub mod rules;
 pub mod sandbox;
+#[cfg(feature = "ffi")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ffi")))]
 pub mod serve;
 pub mod topology;
 pub mod traffic;

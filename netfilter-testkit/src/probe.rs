@@ -7,7 +7,11 @@
 use std::fmt;
 use std::sync::OnceLock;
 
-use netfilter_safe::queue::{QueueFlags, QueueHandle};
+use std::io;
+use std::time::Duration;
+
+use netfilter_safe::transport::{NetlinkSocket, Transport};
+use netfilter_safe::wire::{Emit, Message, Messages, QueueCmd, QueueConfig, uapi};
 
 use crate::rules::{Backend, Family, Hook, Protocol, Rule};
 use crate::{Error, Sandbox};
@@ -171,21 +175,65 @@ fn probe_one(sandbox: &Sandbox, feature: Feature) -> Result<(), Error> {
     }
 }
 
-/// Binds a queue and asks for conntrack information on it (`NFQA_CFG_F_CONNTRACK`). Call
-/// inside the throwaway namespace: the queue is unbound again when the handle closes.
+/// Binds a queue and asks for conntrack information on it (`NFQA_CFG_F_CONNTRACK`), speaking
+/// the netlink protocol directly (no C library). Call inside the throwaway namespace: the
+/// queue is unbound again when the socket closes.
 fn queue_conntrack() -> Result<(), Error> {
-    let handle = QueueHandle::open()?;
-    let queue = handle.create_queue(0, |_| {})?;
-    match queue.set_flags(QueueFlags::CONNTRACK, QueueFlags::CONNTRACK) {
+    let socket = NetlinkSocket::open()?;
+    let bind = QueueCmd {
+        command: uapi::NFQNL_CFG_CMD_BIND as u8,
+        pf: 0,
+    };
+    configure_queue(&socket, 1, |c| c.cmd = Some(bind))
+        .map_err(|errno| Error::io("bind queue 0 for the conntrack probe", errno))?;
+    let flag = uapi::NFQA_CFG_F_CONNTRACK;
+    match configure_queue(&socket, 2, |c| {
+        c.mask = Some(flag);
+        c.flags = Some(flag);
+    }) {
         Ok(()) => Ok(()),
-        Err(netfilter_safe::Error::Unsupported { source, .. }) => Err(Error::unsupported(
+        Err(source) => Err(Error::unsupported(
             Feature::QueueConntrack.describe(),
             format!(
                 "the kernel refuses NFQA_CFG_F_CONNTRACK ({source}): \
                  CONFIG_NETFILTER_NETLINK_GLUE_CT or nf_conntrack_netlink is missing"
             ),
         )),
-        Err(other) => Err(other.into()),
+    }
+}
+
+/// Sends one acknowledged configuration request for queue 0 and returns the kernel's answer.
+fn configure_queue(
+    socket: &NetlinkSocket,
+    seq: u32,
+    set: impl FnOnce(&mut QueueConfig<'static>),
+) -> Result<(), io::Error> {
+    let mut config = QueueConfig::default();
+    config.header.flags = (libc::NLM_F_REQUEST | libc::NLM_F_ACK) as u16;
+    config.header.seq = seq;
+    set(&mut config);
+    let bytes = config
+        .to_bytes()
+        .map_err(|err| io::Error::new(io::ErrorKind::InvalidInput, err.to_string()))?;
+    socket.send(&bytes)?;
+    let mut buf = vec![0u8; 8192];
+    loop {
+        let Some(len) = socket.recv_timeout(&mut buf, Some(Duration::from_secs(5)))? else {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "no answer from the kernel",
+            ));
+        };
+        for message in Messages::new(&buf[..len.min(buf.len())]) {
+            if let Ok(Message::Error(ack)) = message {
+                if ack.seq == seq {
+                    return match ack.error {
+                        0 => Ok(()),
+                        errno => Err(io::Error::from_raw_os_error(-errno)),
+                    };
+                }
+            }
+        }
     }
 }
 

@@ -9,8 +9,9 @@
 //! |---|---|
 //! | hold packets, verdict them from any thread, batch verdicts, async | [`Queue`], [`Packet`] |
 //! | see copies of packets as they are logged | [`LogGroup`], [`LogPacket`]; [`LogGroup::recv_batch`] for the most messages per CPU second |
-//! | the C libraries' API, made safe | [`safe`] |
-//! | the raw C calls | [`sys::queue`], [`sys::log`] |
+//! | the wire protocol: typed messages, the socket, procfs rows | [`safe::wire`], [`safe::transport`], [`safe::procfs`] |
+//! | the C libraries' API, made safe (feature `ffi`) | `safe::queue`, `safe::log` |
+//! | the raw C calls (feature `ffi`) | `sys::queue`, `sys::log` |
 //!
 //! # A queue in the python-netfilterqueue style
 //!
@@ -92,13 +93,21 @@
 //!
 //! # Features
 //!
-//! - `tokio`: `tokio::AsyncQueue`, an async stream of packets on tokio's reactor.
+//! - `tokio`: `tokio::AsyncQueue` and `tokio::AsyncLogGroup`, async packets on tokio's reactor.
+//! - `ffi`: the C-backed layers, `sys` (raw bindings to libnetfilter_queue and
+//!   libnetfilter_log) and the C half of [`safe`] (`safe::queue::QueueHandle`,
+//!   `safe::log::LogHandle`, `safe::InterfaceTable`). It needs the C libraries' -dev packages,
+//!   pkg-config and libclang at build time. [`Queue`] and [`LogGroup`] do not use it: they
+//!   speak the netlink protocol themselves, in Rust.
 //!
 //! # Licence
-//! libnetfilter_queue and libnetfilter_log are GPL-2.0-or-later: a program that links them
-//! (every program using this crate does) is bound by that licence, whatever the licence of this
-//! crate's own source (MIT OR Apache-2.0).
+//!
+//! This crate's source is MIT OR Apache-2.0. With default features (and with `tokio`) it links
+//! no C library beyond libc: a program that uses it is not bound by the GPL through it.
+//! With `ffi` it links libnetfilter_queue, libnetfilter_log, libnfnetlink and libmnl, which are
+//! GPL-2.0-or-later: a program built with that feature is bound by their licence.
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod conn;
 mod error;
@@ -110,19 +119,17 @@ mod slabs;
 mod verdicts;
 
 #[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub mod tokio;
 
 pub use conn::Namespace;
 pub use error::{Error, Result};
 pub use log::{LogBuilder, LogFlags, LogGroup, LogIncoming, LogPacket, LogPacketRef};
 pub use netfilter_safe as safe;
-pub use netfilter_safe::queue::{QueueFlags, SkbInfo};
-pub use netfilter_safe::{CopyMode, Family, Hook};
+pub use netfilter_safe::{CopyMode, Family, Hook, QueueFlags, SkbInfo};
 pub use packet::{MAX_VERDICT_PAYLOAD, Packet, Verdict, VerdictKind};
 pub use queue::{Incoming, MAX_COPY_RANGE, Queue, QueueBuilder, QueueStats};
 
-/// The raw bindings, for calls the safe layers do not expose.
-pub mod sys {
-    pub use netfilter_log_sys as log;
-    pub use netfilter_queue_sys as queue;
-}
+#[cfg(feature = "ffi")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ffi")))]
+pub use netfilter_safe::sys;

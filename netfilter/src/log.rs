@@ -104,8 +104,8 @@ use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use netfilter_log_sys as sys;
 use netfilter_safe::transport::Transport;
+use netfilter_safe::wire::uapi as sys;
 use netfilter_safe::wire::{self, LogConfig, LogMode, NlMsg, Vlan};
 use netfilter_safe::{CopyMode, Family, Hook};
 
@@ -115,7 +115,7 @@ use crate::packet::system_time;
 use crate::queue::MAX_COPY_RANGE;
 use netfilter_safe::procfs::{self, LogRow};
 
-pub use netfilter_safe::log::LogFlags;
+pub use netfilter_safe::LogFlags;
 
 /// Room for the headers and attributes around a copied payload in one message.
 const MESSAGE_OVERHEAD: usize = 4096;

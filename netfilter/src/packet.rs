@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use netfilter_safe::queue::SkbInfo;
+use netfilter_safe::SkbInfo;
 use netfilter_safe::wire::{self, Vlan};
 use netfilter_safe::{Family, Hook};
 
@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::queue::Shared;
 use crate::verdicts::Decision;
 
-pub use netfilter_safe::queue::Verdict as VerdictKind;
+pub use netfilter_safe::Verdict as VerdictKind;
 
 /// A verdict with everything it can carry: a kind ([`VerdictKind`]) and optionally a new mark,
 /// a new `skb->priority` and a replacement payload.
@@ -380,7 +380,7 @@ impl Packet {
 
 /// The largest replacement payload a verdict can carry: a netlink attribute's 16-bit length
 /// minus its 4-byte header.
-pub const MAX_VERDICT_PAYLOAD: usize = netfilter_safe::queue::MAX_VERDICT_PAYLOAD;
+pub const MAX_VERDICT_PAYLOAD: usize = netfilter_safe::MAX_VERDICT_PAYLOAD;
 
 /// Refuses a verdict the kernel cannot take, before anything is sent.
 fn check(decision: &Decision) -> Result<()> {

@@ -107,7 +107,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::ops::Range;
 
 use etherparse::{Ipv6ExtensionSlice, LaxIpSlice, err::ipv6_exts::HeaderSliceError};
-use netfilter_safe::queue::SkbInfo;
+use netfilter_safe::SkbInfo;
 
 use crate::{Error, Result};
 

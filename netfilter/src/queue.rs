@@ -6,11 +6,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use netfilter_queue_sys as sys;
 use netfilter_safe::CopyMode;
+use netfilter_safe::QueueFlags;
 use netfilter_safe::procfs::{self, QueueRow};
-use netfilter_safe::queue::QueueFlags;
 use netfilter_safe::transport::Transport;
+use netfilter_safe::wire::uapi as sys;
 use netfilter_safe::wire::{self, NlMsg, QueueCmd, QueueConfig, QueueParams};
 
 use crate::conn::{self, Conn, Inbox, Namespace, in_namespace, interface_name, request_header};

@@ -10,7 +10,7 @@
 use std::collections::VecDeque;
 
 use bytes::Bytes;
-use netfilter_safe::queue::Verdict as Kind;
+use netfilter_safe::Verdict as Kind;
 use netfilter_safe::wire::{self, BatchVerdict, VerdictHdr};
 
 use crate::error::Result;

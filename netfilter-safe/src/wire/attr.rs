@@ -9,7 +9,7 @@ use super::netlink::{ALIGNTO, NFGENMSG_LEN, NLMSG_HDRLEN, NlMsg, Writer, align, 
 pub(crate) const ATTRS_START: usize = NLMSG_HDRLEN + NFGENMSG_LEN;
 
 /// Size of `struct nlattr` (`NLA_HDRLEN`).
-pub const NLA_HDRLEN: usize = core::mem::size_of::<netfilter_queue_sys::nlattr>();
+pub const NLA_HDRLEN: usize = core::mem::size_of::<super::uapi::nlattr>();
 
 /// The largest attribute value a 16-bit `nla_len` can describe.
 pub const NLA_MAX_VALUE: usize = u16::MAX as usize - NLA_HDRLEN;

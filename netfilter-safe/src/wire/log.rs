@@ -4,7 +4,7 @@
 use core::mem::{offset_of, size_of};
 use std::borrow::Cow;
 
-use netfilter_log_sys as sys;
+use super::uapi as sys;
 
 use super::attr::shared_readers;
 use super::attr::{
@@ -21,10 +21,10 @@ use super::queue::{
 
 const S: Space = Space::Log;
 
-/// `NFULA_*` attribute types, from the kernel's uapi header through `netfilter-log-sys`.
+/// `NFULA_*` attribute types (from [`uapi`](super::uapi)).
 #[allow(missing_docs)]
 pub mod attr {
-    use netfilter_log_sys as sys;
+    use super::super::uapi as sys;
     pub const PACKET_HDR: u16 = sys::NFULA_PACKET_HDR as u16;
     pub const MARK: u16 = sys::NFULA_MARK as u16;
     pub const TIMESTAMP: u16 = sys::NFULA_TIMESTAMP as u16;

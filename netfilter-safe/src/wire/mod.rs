@@ -18,9 +18,10 @@
 //! - Errors are one structured enum, [`WireError`]; nothing here panics on any input, and
 //!   there is no `unsafe`.
 //!
-//! Attribute numbers and struct layouts come from the sys crates' bindings of the kernel uapi
-//! headers (sizes with `size_of`, field positions with `offset_of!`), netlink constants from
-//! `libc`. Multi-byte values are in host order in these types; the conversions to and from the
+//! Attribute numbers and struct layouts come from [`uapi`], the kernel's uapi headers written
+//! out in Rust (sizes with `size_of`, field positions with `offset_of!`; checked against the
+//! sys crates' bindgen output when the `ffi` feature is on), netlink constants from `libc`.
+//! Nothing here needs the C libraries. Multi-byte values are in host order in these types; the conversions to and from the
 //! wire's big-endian (attribute values, `res_id`) and host order (netlink headers) happen
 //! inside.
 //!
@@ -55,6 +56,7 @@ mod log;
 mod message;
 mod netlink;
 mod queue;
+pub mod uapi;
 
 pub use attr::{
     Attr, AttrIter, HwAddr, NLA_F_NESTED, NLA_F_NET_BYTEORDER, NLA_HDRLEN, NLA_MAX_VALUE,

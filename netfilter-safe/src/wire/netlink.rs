@@ -3,7 +3,7 @@
 
 use core::mem::{offset_of, size_of};
 
-use netfilter_queue_sys::{nfgenmsg, nlmsghdr};
+use super::uapi::{self, nfgenmsg, nlmsghdr};
 
 use super::error::{Part, WireError};
 
@@ -29,11 +29,11 @@ pub const NLMSG_OVERRUN: u16 = libc::NLMSG_OVERRUN as u16;
 pub const NLMSG_MIN_TYPE: u16 = libc::NLMSG_MIN_TYPE as u16;
 
 /// nfnetlink subsystem of conntrack (`NFNL_SUBSYS_CTNETLINK`), for `nfnl_msg_type`.
-pub const NFNL_SUBSYS_CTNETLINK: u32 = netfilter_queue_sys::NFNL_SUBSYS_CTNETLINK;
+pub const NFNL_SUBSYS_CTNETLINK: u32 = uapi::NFNL_SUBSYS_CTNETLINK;
 /// nfnetlink subsystem of NFQUEUE (`NFNL_SUBSYS_QUEUE`).
-pub const NFNL_SUBSYS_QUEUE: u32 = netfilter_queue_sys::NFNL_SUBSYS_QUEUE;
+pub const NFNL_SUBSYS_QUEUE: u32 = uapi::NFNL_SUBSYS_QUEUE;
 /// nfnetlink subsystem of NFLOG (`NFNL_SUBSYS_ULOG`).
-pub const NFNL_SUBSYS_ULOG: u32 = netfilter_log_sys::NFNL_SUBSYS_ULOG;
+pub const NFNL_SUBSYS_ULOG: u32 = uapi::NFNL_SUBSYS_ULOG;
 
 /// Rounds `len` up to the netlink alignment (`NLMSG_ALIGN`, `NLA_ALIGN`).
 ///

@@ -4,7 +4,7 @@
 use core::mem::{offset_of, size_of};
 use std::borrow::Cow;
 
-use netfilter_queue_sys as sys;
+use super::uapi as sys;
 
 use super::attr::shared_readers;
 use super::attr::{
@@ -19,10 +19,10 @@ use super::netlink::{
 
 const S: Space = Space::Queue;
 
-/// `NFQA_*` attribute types, from the kernel's uapi header through `netfilter-queue-sys`.
+/// `NFQA_*` attribute types (from [`uapi`](super::uapi)).
 #[allow(missing_docs)]
 pub mod attr {
-    use netfilter_queue_sys as sys;
+    use super::super::uapi as sys;
     pub const PACKET_HDR: u16 = sys::NFQA_PACKET_HDR as u16;
     pub const VERDICT_HDR: u16 = sys::NFQA_VERDICT_HDR as u16;
     pub const MARK: u16 = sys::NFQA_MARK as u16;

@@ -1,0 +1,390 @@
+//! The kernel's uapi definitions that the wire layout is made of, written out in Rust.
+//!
+//! Constants and struct layouts of `<linux/netfilter/nfnetlink.h>`,
+//! `<linux/netfilter/nfnetlink_queue.h>`, `<linux/netfilter/nfnetlink_log.h>`,
+//! `<linux/netfilter.h>` and `<linux/netlink.h>`, under the headers' own names and with the
+//! types bindgen gives them (`u32` for enumerators and `#define`s), so that code written
+//! against `netfilter-queue-sys` / `netfilter-log-sys` reads the same here. They are kernel
+//! ABI: values never change once a kernel has shipped them.
+//!
+//! They live here, and not only in the sys crates, so that the wire protocol (and everything
+//! built on it: the `netfilter` crate's queues and log groups, the testkit's synthesis and fake
+//! kernel) builds without the C libraries, their headers or libclang. With the `ffi` feature,
+//! this crate's tests check every item against the sys crates' bindgen output of the
+//! installed headers.
+//!
+//! The structs are here for their layout only (`size_of`, `offset_of!`): the wire module reads
+//! and writes their fields at those offsets, in the byte order the kernel uses.
+#![allow(non_camel_case_types, missing_docs)]
+
+// <linux/netfilter.h>: verdicts, hooks and protocol families.
+pub const NF_DROP: u32 = 0;
+pub const NF_ACCEPT: u32 = 1;
+pub const NF_STOLEN: u32 = 2;
+pub const NF_QUEUE: u32 = 3;
+pub const NF_REPEAT: u32 = 4;
+pub const NF_STOP: u32 = 5;
+/// The queue number of an `NF_QUEUE` verdict sits above these bits.
+pub const NF_VERDICT_QBITS: u32 = 16;
+/// With `NF_QUEUE`: accept when no program listens on the target queue.
+pub const NF_VERDICT_FLAG_QUEUE_BYPASS: u32 = 0x0000_8000;
+
+pub const NF_INET_PRE_ROUTING: u32 = 0;
+pub const NF_INET_LOCAL_IN: u32 = 1;
+pub const NF_INET_FORWARD: u32 = 2;
+pub const NF_INET_LOCAL_OUT: u32 = 3;
+pub const NF_INET_POST_ROUTING: u32 = 4;
+
+pub const NFPROTO_UNSPEC: u32 = 0;
+pub const NFPROTO_INET: u32 = 1;
+pub const NFPROTO_IPV4: u32 = 2;
+pub const NFPROTO_ARP: u32 = 3;
+pub const NFPROTO_NETDEV: u32 = 5;
+pub const NFPROTO_BRIDGE: u32 = 7;
+pub const NFPROTO_IPV6: u32 = 10;
+
+// <linux/netfilter/nfnetlink.h>
+pub const NFNETLINK_V0: u32 = 0;
+pub const NFNL_SUBSYS_CTNETLINK: u32 = 1;
+pub const NFNL_SUBSYS_QUEUE: u32 = 3;
+pub const NFNL_SUBSYS_ULOG: u32 = 4;
+
+/// `struct nlmsghdr` (`<linux/netlink.h>`), host byte order.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct nlmsghdr {
+    pub nlmsg_len: u32,
+    pub nlmsg_type: u16,
+    pub nlmsg_flags: u16,
+    pub nlmsg_seq: u32,
+    pub nlmsg_pid: u32,
+}
+
+/// `struct nlattr` (`<linux/netlink.h>`), host byte order.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct nlattr {
+    pub nla_len: u16,
+    pub nla_type: u16,
+}
+
+/// `struct nfgenmsg`; `res_id` is big-endian.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct nfgenmsg {
+    pub nfgen_family: u8,
+    pub version: u8,
+    pub res_id: u16,
+}
+
+// <linux/netfilter/nfnetlink_queue.h>
+pub const NFQNL_MSG_PACKET: u32 = 0;
+pub const NFQNL_MSG_VERDICT: u32 = 1;
+pub const NFQNL_MSG_CONFIG: u32 = 2;
+pub const NFQNL_MSG_VERDICT_BATCH: u32 = 3;
+
+pub const NFQA_UNSPEC: u32 = 0;
+pub const NFQA_PACKET_HDR: u32 = 1;
+pub const NFQA_VERDICT_HDR: u32 = 2;
+pub const NFQA_MARK: u32 = 3;
+pub const NFQA_TIMESTAMP: u32 = 4;
+pub const NFQA_IFINDEX_INDEV: u32 = 5;
+pub const NFQA_IFINDEX_OUTDEV: u32 = 6;
+pub const NFQA_IFINDEX_PHYSINDEV: u32 = 7;
+pub const NFQA_IFINDEX_PHYSOUTDEV: u32 = 8;
+pub const NFQA_HWADDR: u32 = 9;
+pub const NFQA_PAYLOAD: u32 = 10;
+pub const NFQA_CT: u32 = 11;
+pub const NFQA_CT_INFO: u32 = 12;
+pub const NFQA_CAP_LEN: u32 = 13;
+pub const NFQA_SKB_INFO: u32 = 14;
+pub const NFQA_EXP: u32 = 15;
+pub const NFQA_UID: u32 = 16;
+pub const NFQA_GID: u32 = 17;
+pub const NFQA_SECCTX: u32 = 18;
+/// Since Linux 4.7.
+pub const NFQA_VLAN: u32 = 19;
+/// Since Linux 4.7.
+pub const NFQA_L2HDR: u32 = 20;
+/// Since Linux 5.19.
+pub const NFQA_PRIORITY: u32 = 21;
+/// Since Linux 6.4.
+pub const NFQA_CGROUP_CLASSID: u32 = 22;
+
+pub const NFQA_VLAN_UNSPEC: u32 = 0;
+pub const NFQA_VLAN_PROTO: u32 = 1;
+pub const NFQA_VLAN_TCI: u32 = 2;
+
+pub const NFQNL_CFG_CMD_NONE: u32 = 0;
+pub const NFQNL_CFG_CMD_BIND: u32 = 1;
+pub const NFQNL_CFG_CMD_UNBIND: u32 = 2;
+pub const NFQNL_CFG_CMD_PF_BIND: u32 = 3;
+pub const NFQNL_CFG_CMD_PF_UNBIND: u32 = 4;
+
+pub const NFQNL_COPY_NONE: u32 = 0;
+pub const NFQNL_COPY_META: u32 = 1;
+pub const NFQNL_COPY_PACKET: u32 = 2;
+
+pub const NFQA_CFG_UNSPEC: u32 = 0;
+pub const NFQA_CFG_CMD: u32 = 1;
+pub const NFQA_CFG_PARAMS: u32 = 2;
+pub const NFQA_CFG_QUEUE_MAXLEN: u32 = 3;
+pub const NFQA_CFG_MASK: u32 = 4;
+pub const NFQA_CFG_FLAGS: u32 = 5;
+
+pub const NFQA_CFG_F_FAIL_OPEN: u32 = 1 << 0;
+pub const NFQA_CFG_F_CONNTRACK: u32 = 1 << 1;
+pub const NFQA_CFG_F_GSO: u32 = 1 << 2;
+pub const NFQA_CFG_F_UID_GID: u32 = 1 << 3;
+/// Since Linux 4.1.
+pub const NFQA_CFG_F_SECCTX: u32 = 1 << 4;
+pub const NFQA_CFG_F_MAX: u32 = 1 << 5;
+
+pub const NFQA_SKB_CSUMNOTREADY: u32 = 1 << 0;
+pub const NFQA_SKB_GSO: u32 = 1 << 1;
+/// Since Linux 3.19.
+pub const NFQA_SKB_CSUM_NOTVERIFIED: u32 = 1 << 2;
+
+/// `struct nfqnl_msg_packet_hdr` (packed); `packet_id` and `hw_protocol` big-endian.
+#[repr(C, packed)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct nfqnl_msg_packet_hdr {
+    pub packet_id: u32,
+    pub hw_protocol: u16,
+    pub hook: u8,
+}
+
+/// `struct nfqnl_msg_packet_hw`; `hw_addrlen` big-endian.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct nfqnl_msg_packet_hw {
+    pub hw_addrlen: u16,
+    pub _pad: u16,
+    pub hw_addr: [u8; 8],
+}
+
+/// `struct nfqnl_msg_packet_timestamp`: big-endian seconds and microseconds.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct nfqnl_msg_packet_timestamp {
+    pub sec: u64,
+    pub usec: u64,
+}
+
+/// `struct nfqnl_msg_verdict_hdr`: big-endian verdict and packet id.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct nfqnl_msg_verdict_hdr {
+    pub verdict: u32,
+    pub id: u32,
+}
+
+/// `struct nfqnl_msg_config_cmd`; `pf` big-endian.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct nfqnl_msg_config_cmd {
+    pub command: u8,
+    pub _pad: u8,
+    pub pf: u16,
+}
+
+/// `struct nfqnl_msg_config_params` (packed); `copy_range` big-endian.
+#[repr(C, packed)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct nfqnl_msg_config_params {
+    pub copy_range: u32,
+    pub copy_mode: u8,
+}
+
+// <linux/netfilter/nfnetlink_log.h>
+pub const NFULNL_MSG_PACKET: u32 = 0;
+pub const NFULNL_MSG_CONFIG: u32 = 1;
+
+pub const NFULA_UNSPEC: u32 = 0;
+pub const NFULA_PACKET_HDR: u32 = 1;
+pub const NFULA_MARK: u32 = 2;
+pub const NFULA_TIMESTAMP: u32 = 3;
+pub const NFULA_IFINDEX_INDEV: u32 = 4;
+pub const NFULA_IFINDEX_OUTDEV: u32 = 5;
+pub const NFULA_IFINDEX_PHYSINDEV: u32 = 6;
+pub const NFULA_IFINDEX_PHYSOUTDEV: u32 = 7;
+pub const NFULA_HWADDR: u32 = 8;
+pub const NFULA_PAYLOAD: u32 = 9;
+pub const NFULA_PREFIX: u32 = 10;
+pub const NFULA_UID: u32 = 11;
+pub const NFULA_SEQ: u32 = 12;
+pub const NFULA_SEQ_GLOBAL: u32 = 13;
+pub const NFULA_GID: u32 = 14;
+pub const NFULA_HWTYPE: u32 = 15;
+pub const NFULA_HWHEADER: u32 = 16;
+pub const NFULA_HWLEN: u32 = 17;
+pub const NFULA_CT: u32 = 18;
+pub const NFULA_CT_INFO: u32 = 19;
+/// Since Linux 4.7.
+pub const NFULA_VLAN: u32 = 20;
+/// Since Linux 4.7.
+pub const NFULA_L2HDR: u32 = 21;
+
+pub const NFULA_VLAN_UNSPEC: u32 = 0;
+pub const NFULA_VLAN_PROTO: u32 = 1;
+pub const NFULA_VLAN_TCI: u32 = 2;
+
+pub const NFULNL_CFG_CMD_NONE: u32 = 0;
+pub const NFULNL_CFG_CMD_BIND: u32 = 1;
+pub const NFULNL_CFG_CMD_UNBIND: u32 = 2;
+pub const NFULNL_CFG_CMD_PF_BIND: u32 = 3;
+pub const NFULNL_CFG_CMD_PF_UNBIND: u32 = 4;
+
+pub const NFULNL_COPY_NONE: u32 = 0;
+pub const NFULNL_COPY_META: u32 = 1;
+pub const NFULNL_COPY_PACKET: u32 = 2;
+
+pub const NFULA_CFG_UNSPEC: u32 = 0;
+pub const NFULA_CFG_CMD: u32 = 1;
+pub const NFULA_CFG_MODE: u32 = 2;
+pub const NFULA_CFG_NLBUFSIZ: u32 = 3;
+pub const NFULA_CFG_TIMEOUT: u32 = 4;
+pub const NFULA_CFG_QTHRESH: u32 = 5;
+pub const NFULA_CFG_FLAGS: u32 = 6;
+
+pub const NFULNL_CFG_F_SEQ: u32 = 0x0001;
+pub const NFULNL_CFG_F_SEQ_GLOBAL: u32 = 0x0002;
+pub const NFULNL_CFG_F_CONNTRACK: u32 = 0x0004;
+
+/// `struct nfulnl_msg_packet_hdr`; `hw_protocol` big-endian.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct nfulnl_msg_packet_hdr {
+    pub hw_protocol: u16,
+    pub hook: u8,
+    pub _pad: u8,
+}
+
+/// `struct nfulnl_msg_config_cmd`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct nfulnl_msg_config_cmd {
+    pub command: u8,
+}
+
+/// `struct nfulnl_msg_config_mode` (packed); `copy_range` big-endian.
+#[repr(C, packed)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct nfulnl_msg_config_mode {
+    pub copy_range: u32,
+    pub copy_mode: u8,
+    pub _pad: u8,
+}
+
+/// Every item above against the sys crates' bindgen output of the installed headers.
+#[cfg(all(test, feature = "ffi"))]
+mod tests {
+    use core::mem::{offset_of, size_of};
+
+    use netfilter_log_sys as lsys;
+    use netfilter_queue_sys as qsys;
+
+    macro_rules! same_consts {
+        ($sys:ident: $($name:ident),* $(,)?) => {
+            $(assert_eq!(super::$name as u64, $sys::$name as u64, stringify!($name));)*
+        };
+    }
+
+    macro_rules! same_layout {
+        ($sys:ident::$ty:ident { $($field:ident),* }) => {
+            assert_eq!(size_of::<super::$ty>(), size_of::<$sys::$ty>(), stringify!($ty));
+            $(assert_eq!(
+                offset_of!(super::$ty, $field),
+                offset_of!($sys::$ty, $field),
+                concat!(stringify!($ty), ".", stringify!($field)),
+            );)*
+        };
+    }
+
+    #[test]
+    fn constants_equal_the_installed_headers() {
+        same_consts!(qsys: NF_DROP, NF_ACCEPT, NF_STOLEN, NF_QUEUE, NF_REPEAT, NF_STOP,
+            NF_VERDICT_QBITS, NF_VERDICT_FLAG_QUEUE_BYPASS);
+        same_consts!(qsys: NF_INET_PRE_ROUTING, NF_INET_LOCAL_IN, NF_INET_FORWARD,
+            NF_INET_LOCAL_OUT, NF_INET_POST_ROUTING);
+        same_consts!(qsys: NFPROTO_UNSPEC, NFPROTO_INET, NFPROTO_IPV4, NFPROTO_ARP,
+            NFPROTO_NETDEV, NFPROTO_BRIDGE, NFPROTO_IPV6);
+        same_consts!(qsys: NFNETLINK_V0, NFNL_SUBSYS_CTNETLINK, NFNL_SUBSYS_QUEUE,
+            NFNL_SUBSYS_ULOG);
+        same_consts!(qsys: NFQNL_MSG_PACKET, NFQNL_MSG_VERDICT, NFQNL_MSG_CONFIG,
+            NFQNL_MSG_VERDICT_BATCH);
+        same_consts!(qsys: NFQA_UNSPEC, NFQA_PACKET_HDR, NFQA_VERDICT_HDR, NFQA_MARK,
+            NFQA_TIMESTAMP, NFQA_IFINDEX_INDEV, NFQA_IFINDEX_OUTDEV, NFQA_IFINDEX_PHYSINDEV,
+            NFQA_IFINDEX_PHYSOUTDEV, NFQA_HWADDR, NFQA_PAYLOAD, NFQA_CT, NFQA_CT_INFO,
+            NFQA_CAP_LEN, NFQA_SKB_INFO, NFQA_EXP, NFQA_UID, NFQA_GID, NFQA_SECCTX, NFQA_VLAN,
+            NFQA_L2HDR, NFQA_PRIORITY, NFQA_CGROUP_CLASSID);
+        same_consts!(qsys: NFQA_VLAN_UNSPEC, NFQA_VLAN_PROTO, NFQA_VLAN_TCI);
+        same_consts!(qsys: NFQNL_CFG_CMD_NONE, NFQNL_CFG_CMD_BIND, NFQNL_CFG_CMD_UNBIND,
+            NFQNL_CFG_CMD_PF_BIND, NFQNL_CFG_CMD_PF_UNBIND);
+        same_consts!(qsys: NFQNL_COPY_NONE, NFQNL_COPY_META, NFQNL_COPY_PACKET);
+        same_consts!(qsys: NFQA_CFG_UNSPEC, NFQA_CFG_CMD, NFQA_CFG_PARAMS,
+            NFQA_CFG_QUEUE_MAXLEN, NFQA_CFG_MASK, NFQA_CFG_FLAGS);
+        same_consts!(qsys: NFQA_CFG_F_FAIL_OPEN, NFQA_CFG_F_CONNTRACK, NFQA_CFG_F_GSO,
+            NFQA_CFG_F_UID_GID, NFQA_CFG_F_SECCTX, NFQA_CFG_F_MAX);
+        same_consts!(qsys: NFQA_SKB_CSUMNOTREADY, NFQA_SKB_GSO, NFQA_SKB_CSUM_NOTVERIFIED);
+
+        same_consts!(lsys: NFNL_SUBSYS_ULOG, NFULNL_MSG_PACKET, NFULNL_MSG_CONFIG);
+        same_consts!(lsys: NFULA_UNSPEC, NFULA_PACKET_HDR, NFULA_MARK, NFULA_TIMESTAMP,
+            NFULA_IFINDEX_INDEV, NFULA_IFINDEX_OUTDEV, NFULA_IFINDEX_PHYSINDEV,
+            NFULA_IFINDEX_PHYSOUTDEV, NFULA_HWADDR, NFULA_PAYLOAD, NFULA_PREFIX, NFULA_UID,
+            NFULA_SEQ, NFULA_SEQ_GLOBAL, NFULA_GID, NFULA_HWTYPE, NFULA_HWHEADER, NFULA_HWLEN,
+            NFULA_CT, NFULA_CT_INFO, NFULA_VLAN, NFULA_L2HDR);
+        same_consts!(lsys: NFULA_VLAN_UNSPEC, NFULA_VLAN_PROTO, NFULA_VLAN_TCI);
+        same_consts!(lsys: NFULNL_CFG_CMD_NONE, NFULNL_CFG_CMD_BIND, NFULNL_CFG_CMD_UNBIND,
+            NFULNL_CFG_CMD_PF_BIND, NFULNL_CFG_CMD_PF_UNBIND);
+        same_consts!(lsys: NFULNL_COPY_NONE, NFULNL_COPY_META, NFULNL_COPY_PACKET);
+        same_consts!(lsys: NFULA_CFG_UNSPEC, NFULA_CFG_CMD, NFULA_CFG_MODE,
+            NFULA_CFG_NLBUFSIZ, NFULA_CFG_TIMEOUT, NFULA_CFG_QTHRESH, NFULA_CFG_FLAGS);
+        same_consts!(lsys: NFULNL_CFG_F_SEQ, NFULNL_CFG_F_SEQ_GLOBAL, NFULNL_CFG_F_CONNTRACK);
+    }
+
+    #[test]
+    fn layouts_equal_the_installed_headers() {
+        same_layout!(qsys::nlmsghdr {
+            nlmsg_len,
+            nlmsg_type,
+            nlmsg_flags,
+            nlmsg_seq,
+            nlmsg_pid
+        });
+        same_layout!(qsys::nlattr { nla_len, nla_type });
+        same_layout!(qsys::nfgenmsg {
+            nfgen_family,
+            version,
+            res_id
+        });
+        same_layout!(qsys::nfqnl_msg_packet_hdr {
+            packet_id,
+            hw_protocol,
+            hook
+        });
+        same_layout!(qsys::nfqnl_msg_packet_hw {
+            hw_addrlen,
+            _pad,
+            hw_addr
+        });
+        same_layout!(qsys::nfqnl_msg_packet_timestamp { sec, usec });
+        same_layout!(qsys::nfqnl_msg_verdict_hdr { verdict, id });
+        same_layout!(qsys::nfqnl_msg_config_cmd { command, _pad, pf });
+        same_layout!(qsys::nfqnl_msg_config_params {
+            copy_range,
+            copy_mode
+        });
+        same_layout!(lsys::nfulnl_msg_packet_hdr {
+            hw_protocol,
+            hook,
+            _pad
+        });
+        same_layout!(lsys::nfulnl_msg_config_cmd { command });
+        same_layout!(lsys::nfulnl_msg_config_mode {
+            copy_range,
+            copy_mode,
+            _pad
+        });
+    }
+}
