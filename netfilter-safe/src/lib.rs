@@ -1,87 +1,60 @@
-//! A safe, one-to-one layer over libnetfilter_queue and libnetfilter_log.
-//!
-//! The C APIs in their own terms, without `unsafe`: RAII handles, callbacks whose packet views
-//! cannot outlive the call, and no hidden receive loop. The caller receives datagrams (with the
-//! handle's `recv`, or from any event loop watching its descriptor) and passes them to
-//! `handle_packet`, which runs the callbacks.
-//!
-//! - [`queue`]: NFQUEUE. [`queue::QueueHandle`] → [`queue::Queue`] (with its callback) →
-//!   [`queue::QueueMessage`] views; verdicts inside the callback or later by id.
-//! - [`log`]: NFLOG. [`log::LogHandle`] → [`log::LogGroup`] → [`log::LogData`] views.
-//! - [`wire`]: the workspace's one definition of the nfnetlink wire layout, which the views
-//!   use for the attributes the C libraries drop ([`queue::QueueMessage::attributes`]).
-//! - [`InterfaceTable`]: interface names for the `*_name` getters.
+//! The lower safe layer of netfilter-rs: the nfnetlink wire protocol of NFQUEUE and NFLOG in
+//! pure Rust, and (feature `ffi`) a safe one-to-one layer over libnetfilter_queue and
+//! libnetfilter_log.
 //!
 //! Programs that want owned packets, verdicts from any thread, batching or async use the
-//! `netfilter` crate, built on this one.
+//! `netfilter` crate, built on this one; it re-exports this crate as `netfilter::safe`.
 //!
-//! # Example: print and accept (the python-netfilterqueue classic)
+//! # The pure-Rust half (always)
 //!
-//! ```no_run
-//! use netfilter_safe::queue::{QueueHandle, Verdict};
-//! use netfilter_safe::CopyMode;
+//! No C library is needed to build it or linked into a program that uses it.
 //!
-//! fn main() -> Result<(), netfilter_safe::Error> {
-//!     // iptables -I INPUT -p udp --dport 5353 -j NFQUEUE --queue-num 1
-//!     let handle = QueueHandle::open()?;
-//!     let queue = handle.create_queue(1, |msg| {
-//!         println!("{:?} id {} mark {:#x}", msg.hook(), msg.id(), msg.mark());
-//!         if let Err(err) = msg.set_verdict(Verdict::Accept, None, None) {
-//!             eprintln!("verdict: {err}");
-//!         }
-//!     })?;
-//!     queue.set_mode(CopyMode::Packet, 0xffff)?;
-//!     let mut buf = vec![0u8; 0x10000 + 4096];
-//!     loop {
-//!         let n = match handle.recv(&mut buf) {
-//!             Ok(n) => n,
-//!             // The kernel dropped packets for lack of buffer: report and go on.
-//!             Err(netfilter_safe::Error::Overrun) => continue,
-//!             Err(err) => return Err(err),
-//!         };
-//!         handle.handle_packet(&buf[..n])?;
-//!     }
+//! - [`wire`]: the workspace's one definition of the nfnetlink wire layout: checked views and
+//!   typed messages that parse and emit through one layout, and [`wire::uapi`], the kernel's
+//!   constants and structs.
+//! - [`transport`]: the [`Transport`](transport::Transport) trait and
+//!   [`NetlinkSocket`](transport::NetlinkSocket), a `NETLINK_NETFILTER` socket that receives
+//!   batches of datagrams with one `recvmmsg`.
+//! - [`procfs`]: the kernel's rows of `/proc/net/netfilter/nfnetlink_{queue,log}`.
+//! - [`netns`]: running a closure in another network namespace.
+//! - The types every layer shares: [`Verdict`], [`QueueFlags`], [`SkbInfo`], [`LogFlags`],
+//!   [`CopyMode`], [`Family`], [`Hook`], and the one [`Error`].
+//!
+//! ## Example: a verdict message, byte for byte
+//!
+//! ```
+//! use netfilter_safe::Verdict as Kind;
+//! use netfilter_safe::wire::{Emit, Message, Messages, Verdict};
+//!
+//! # fn main() -> Result<(), netfilter_safe::wire::WireError> {
+//! let mut verdict = Verdict::default();
+//! verdict.header.res_id = 3; // queue 3
+//! verdict.verdict_hdr.id = 42; // packet 42
+//! verdict.verdict_hdr.verdict = Kind::Accept.raw();
+//! verdict.mark = Some(0x10);
+//! let bytes = verdict.to_bytes()?; // what a program sends the kernel
+//! assert_eq!(bytes.len(), verdict.buffer_len());
+//! match Messages::new(&bytes).next() {
+//!     Some(Ok(Message::Verdict(parsed))) => assert_eq!(parsed, verdict),
+//!     other => panic!("unexpected {other:?}"),
 //! }
+//! # Ok(())
+//! # }
 //! ```
 //!
-//! # Panics in callbacks
-//!
-//! A panic in a callback is caught before it reaches C. The rest of the datagram is still
-//! dispatched (so no queued packet of it is left without a verdict), and `handle_packet`
-//! returns [`Error::CallbackPanic`] with the payload; [`Error::resume_panic`] re-raises it.
-//!
-//! # Threads
-//!
-//! Handles are `Send` but not `Sync`: move one to another thread, but use it from one thread at
-//! a time. Queues and log groups borrow their handle, so they are neither.
-//!
-//! ```compile_fail
-//! fn sync<T: Sync>() {}
-//! sync::<netfilter_safe::queue::QueueHandle>();
-//! ```
-//! ```compile_fail
-//! fn sync<T: Sync>() {}
-//! sync::<netfilter_safe::log::LogHandle>();
-//! ```
-//! ```compile_fail
-//! fn send<T: Send>() {}
-//! send::<netfilter_safe::queue::Queue<'static>>();
-//! ```
-//! ```compile_fail
-//! fn send<T: Send>() {}
-//! send::<netfilter_safe::log::LogGroup<'static>>();
-//! ```
-//! ```
-//! fn send<T: Send>() {}
-//! send::<netfilter_safe::queue::QueueHandle>();
-//! send::<netfilter_safe::log::LogHandle>();
-//! send::<netfilter_safe::InterfaceTable>();
-//! ```
+#![cfg_attr(feature = "ffi", doc = include_str!("ffi.md"))]
+#![cfg_attr(
+    not(feature = "ffi"),
+    doc = "# The C-backed half (feature `ffi`)\n\nNot built: `queue`, `log`, `InterfaceTable` \
+           and `sys` come with the `ffi` feature, which links libnetfilter_queue and \
+           libnetfilter_log (GPL-2.0-or-later)."
+)]
 //!
 //! # Licence
 //!
-//! libnetfilter_queue and libnetfilter_log are GPL-2.0-or-later: a program that links them is
-//! bound by that licence, whatever the licence of this crate (MIT OR Apache-2.0).
+//! This crate's source is MIT OR Apache-2.0. Without `ffi` it links no C library beyond libc.
+//! With `ffi` it links libnetfilter_queue and libnetfilter_log (and libnfnetlink, libmnl),
+//! which are GPL-2.0-or-later: a program built with that feature is bound by their licence.
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 pub mod wire;

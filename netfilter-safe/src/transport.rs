@@ -265,7 +265,9 @@ impl NetlinkSocket {
         Ok(())
     }
 
-    /// Sets the receive buffer; see [`crate::queue::QueueHandle::set_recv_buffer_size`].
+    /// Sets the socket's receive buffer (`SO_RCVBUF`, or with `force` `SO_RCVBUFFORCE`, which
+    /// needs `CAP_NET_ADMIN` and ignores `net.core.rmem_max`). Returns the size the kernel
+    /// reports afterwards (twice the request: it counts its bookkeeping).
     ///
     /// # Errors
     /// [`Error::NotPermitted`] for `force` without `CAP_NET_ADMIN`.

@@ -59,8 +59,8 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
-    /// The `netfilter-safe` layer failed: opening a handle, binding, receiving or dispatching
-    /// (see [`serve`](crate::serve)).
+    /// The `netfilter-safe` layer failed: opening a socket or handle, binding, receiving or
+    /// dispatching (with the `ffi` feature, in `serve`).
     Netfilter(netfilter_safe::Error),
 }
 
