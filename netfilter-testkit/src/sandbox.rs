@@ -390,15 +390,20 @@ pub(crate) fn owner_pid(name: &str) -> Option<u32> {
 /// [`Error::Io`] when `/run/netns` cannot be read or a stale namespace cannot be removed (not
 /// root, for example). A missing `/run/netns` is not an error.
 pub fn sweep_stale() -> Result<Vec<String>, Error> {
-    let entries = match fs::read_dir(NETNS_DIR) {
+    sweep_dir(Path::new(NETNS_DIR))
+}
+
+/// [`sweep_stale`] on `dir` instead of `/run/netns` (tests plant entries in a temporary one).
+fn sweep_dir(dir: &Path) -> Result<Vec<String>, Error> {
+    let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::io(format!("read {NETNS_DIR}"), e)),
+        Err(e) => return Err(Error::io(format!("read {}", dir.display()), e)),
     };
     let own = std::process::id();
     let mut removed = Vec::new();
     for entry in entries {
-        let entry = entry.map_err(|e| Error::io(format!("read {NETNS_DIR}"), e))?;
+        let entry = entry.map_err(|e| Error::io(format!("read {}", dir.display()), e))?;
         let file_name = entry.file_name();
         let Some(name) = file_name.to_str() else {
             continue;
