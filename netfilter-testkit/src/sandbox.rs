@@ -346,18 +346,33 @@ fn create_anonymous(name: String) -> Result<Sandbox, Error> {
     }
 }
 
-/// Unmounts and unlinks a named namespace, as `ip netns del` does.
+/// Unmounts and unlinks a named namespace, as `ip netns del` does, without ever unmounting
+/// anything but a namespace file at `path` itself.
+///
+/// A symlink is only unlinked, never followed; the unmount uses `UMOUNT_NOFOLLOW` as well, in
+/// case the entry is swapped for a symlink in between. Only an entry that is a namespace file
+/// (on `nsfs`) is unmounted: any other mount there is left alone, and unlinking the entry then
+/// fails with `EBUSY`. A missing entry is not an error.
 fn remove_named(path: &Path) -> Result<(), Error> {
+    let metadata = match fs::symlink_metadata(path) {
+        Ok(metadata) => metadata,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io(format!("lstat {}", path.display()), e)),
+    };
     let c_path = CString::new(path.as_os_str().as_bytes()).map_err(|_| Error::Invalid {
         reason: format!("namespace path {} contains a NUL byte", path.display()),
     })?;
-    // SAFETY: c_path is a valid NUL-terminated string; MNT_DETACH makes the unmount lazy so
-    // threads still inside do not block it.
-    if unsafe { libc::umount2(c_path.as_ptr(), libc::MNT_DETACH) } != 0 {
-        let error = io::Error::last_os_error();
-        // EINVAL: not a mount point any more (half-made or already unmounted); still unlink.
-        if error.raw_os_error() != Some(libc::EINVAL) {
-            return Err(Error::io(format!("umount2({})", path.display()), error));
+    if !metadata.file_type().is_symlink() && is_namespace_file(&c_path, path)? {
+        // SAFETY: c_path is a valid NUL-terminated string. MNT_DETACH makes the unmount lazy so
+        // threads still inside do not block it; UMOUNT_NOFOLLOW refuses to resolve a symlink
+        // that replaced the entry since the lstat above.
+        if unsafe { libc::umount2(c_path.as_ptr(), libc::MNT_DETACH | libc::UMOUNT_NOFOLLOW) } != 0
+        {
+            let error = io::Error::last_os_error();
+            // EINVAL: not a mount point any more (already unmounted); still unlink.
+            if error.raw_os_error() != Some(libc::EINVAL) {
+                return Err(Error::io(format!("umount2({})", path.display()), error));
+            }
         }
     }
     match fs::remove_file(path) {
@@ -365,6 +380,25 @@ fn remove_named(path: &Path) -> Result<(), Error> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(Error::io(format!("unlink {}", path.display()), e)),
     }
+}
+
+/// Whether the (non-symlink) entry at `c_path` is a namespace file, i.e. lives on `nsfs`, as a
+/// bind-mounted `/proc/<pid>/ns/net` does. A half-made entry (the bind mount never happened) is
+/// an ordinary file of the directory's file system.
+fn is_namespace_file(c_path: &CString, path: &Path) -> Result<bool, Error> {
+    let mut stat = std::mem::MaybeUninit::<libc::statfs>::uninit();
+    // SAFETY: c_path is a valid NUL-terminated string and `stat` points to writable memory of
+    // the right size; statfs fills it in completely when it returns 0.
+    if unsafe { libc::statfs(c_path.as_ptr(), stat.as_mut_ptr()) } != 0 {
+        let error = io::Error::last_os_error();
+        if error.kind() == io::ErrorKind::NotFound {
+            return Ok(false);
+        }
+        return Err(Error::io(format!("statfs({})", path.display()), error));
+    }
+    // SAFETY: statfs returned 0, so it initialised the struct.
+    let stat = unsafe { stat.assume_init() };
+    Ok(stat.f_type as u64 == libc::NSFS_MAGIC as u64)
 }
 
 /// The PID in a testkit namespace name `nftk-<pid>-<n>`, or `None` for any other name.
@@ -379,16 +413,22 @@ pub(crate) fn owner_pid(name: &str) -> Option<u32> {
 }
 
 /// Removes named namespaces that earlier, killed runs of the testkit left in `/run/netns`, and
-/// returns their names.
+/// returns their names, sorted.
 ///
 /// Only names of the form `nftk-<pid>-<n>` whose `<pid>` no longer exists are touched; every
 /// other namespace, and those of live processes (including other test binaries running now), is
-/// left alone. PIDs are those of the caller's PID namespace.
+/// left alone. PIDs are those of the caller's PID namespace. An entry is unmounted only when it
+/// is a namespace file itself: a symlink is unlinked and never followed (so a planted
+/// `nftk-<pid>-0 -> /some/mount` cannot make the sweep unmount `/some/mount`), and any other
+/// kind of mount is left in place.
+///
+/// Every stale entry is tried, even after one fails.
 ///
 /// # Errors
 ///
-/// [`Error::Io`] when `/run/netns` cannot be read or a stale namespace cannot be removed (not
-/// root, for example). A missing `/run/netns` is not an error.
+/// [`Error::Io`] when `/run/netns` cannot be read (a missing `/run/netns` is not an error);
+/// [`Error::Sweep`] when some stale entries could not be removed (not root, for example): it
+/// lists those removed and, for each one left, the error.
 pub fn sweep_stale() -> Result<Vec<String>, Error> {
     sweep_dir(Path::new(NETNS_DIR))
 }
@@ -402,8 +442,19 @@ fn sweep_dir(dir: &Path) -> Result<Vec<String>, Error> {
     };
     let own = std::process::id();
     let mut removed = Vec::new();
+    let mut failed = Vec::new();
     for entry in entries {
-        let entry = entry.map_err(|e| Error::io(format!("read {}", dir.display()), e))?;
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                // The listing ends after an error; report it with the entries that failed.
+                failed.push((
+                    dir.display().to_string(),
+                    Error::io(format!("read {}", dir.display()), e),
+                ));
+                continue;
+            }
+        };
         let file_name = entry.file_name();
         let Some(name) = file_name.to_str() else {
             continue;
@@ -414,11 +465,18 @@ fn sweep_dir(dir: &Path) -> Result<Vec<String>, Error> {
         if pid == own || Path::new(&format!("/proc/{pid}")).exists() {
             continue;
         }
-        remove_named(&entry.path())?;
-        removed.push(name.to_owned());
+        match remove_named(&entry.path()) {
+            Ok(()) => removed.push(name.to_owned()),
+            Err(error) => failed.push((name.to_owned(), error)),
+        }
     }
     removed.sort();
-    Ok(removed)
+    if failed.is_empty() {
+        Ok(removed)
+    } else {
+        failed.sort_by(|a, b| a.0.cmp(&b.0));
+        Err(Error::Sweep { removed, failed })
+    }
 }
 
 fn spawn_error(program: &str, error: io::Error) -> Error {
@@ -501,5 +559,173 @@ mod tests {
         assert_eq!(owner_pid("nftk-1-2-3"), None);
         assert_eq!(owner_pid("blue"), None);
         assert_eq!(owner_pid("xnftk-1-2"), None);
+    }
+}
+
+#[cfg(test)]
+mod mount_tests {
+    //! Tests that mount things: each runs on a thread of its own that has entered a private mount
+    //! namespace (propagation made private before anything is mounted), under a tmpfs of its
+    //! own, so nothing of the host's mounts can be affected; the mounts vanish with the thread.
+
+    use super::*;
+
+    fn c(path: &Path) -> CString {
+        CString::new(path.as_os_str().as_bytes()).unwrap()
+    }
+
+    fn mount(source: &Path, target: &Path, fstype: Option<&str>, flags: libc::c_ulong) {
+        let fstype = fstype.map(|t| CString::new(t).unwrap());
+        let (source, target) = (c(source), c(target));
+        // SAFETY: every pointer is a valid NUL-terminated string or null; no data argument.
+        let rc = unsafe {
+            libc::mount(
+                source.as_ptr(),
+                target.as_ptr(),
+                fstype.as_ref().map_or(std::ptr::null(), |t| t.as_ptr()),
+                flags,
+                std::ptr::null(),
+            )
+        };
+        assert_eq!(
+            rc,
+            0,
+            "mount {} failed: {}",
+            target.to_string_lossy(),
+            io::Error::last_os_error()
+        );
+    }
+
+    /// Whether `path` is a mount point in the calling thread's mount namespace.
+    pub(super) fn is_mount_point(path: &Path) -> bool {
+        let info = fs::read_to_string("/proc/thread-self/mountinfo").unwrap();
+        let wanted = path.to_str().unwrap();
+        info.lines()
+            .any(|line| line.split_whitespace().nth(4) == Some(wanted))
+    }
+
+    /// Runs `f` on a new thread inside a private mount namespace, with a fresh tmpfs mounted on
+    /// an empty temporary directory that `f` receives. `None` (after printing `SKIP test:
+    /// reason`) when the machine does not allow it.
+    pub(super) fn in_private_mounts<T: Send>(
+        test: &str,
+        f: impl FnOnce(&Path) -> T + Send,
+    ) -> Option<T> {
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("SKIP {test}: needs root (mounts in a private mount namespace)");
+            return None;
+        }
+        let root = std::env::temp_dir().join(format!(
+            "nftk-mount-test-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        fs::create_dir(&root).unwrap();
+        let outcome = thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    // SAFETY: unshare only changes the namespaces of this thread (CLONE_NEWNS
+                    // implies CLONE_FS: the thread gets its own root and cwd too).
+                    if unsafe { libc::unshare(libc::CLONE_NEWNS) } != 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                    // Private propagation first, so no later mount reaches the host's namespace.
+                    mount(
+                        Path::new("none"),
+                        Path::new("/"),
+                        None,
+                        libc::MS_REC | libc::MS_PRIVATE,
+                    );
+                    mount(Path::new("none"), &root, Some("tmpfs"), 0);
+                    Ok(f(&root))
+                })
+                .join()
+        });
+        let _ = fs::remove_dir(&root);
+        match outcome {
+            Ok(Ok(value)) => Some(value),
+            Ok(Err(error)) => {
+                eprintln!("SKIP {test}: cannot unshare the mount namespace: {error}");
+                None
+            }
+            Err(payload) => std::panic::resume_unwind(payload),
+        }
+    }
+
+    fn dead_pid() -> u32 {
+        let mut child = Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        pid
+    }
+
+    #[test]
+    fn sweep_never_unmounts_through_a_symlink_and_tries_every_entry() {
+        let test = "sweep_never_unmounts_through_a_symlink_and_tries_every_entry";
+        in_private_mounts(test, |root| {
+            // An unrelated mount that a planted symlink points at.
+            let other = root.join("other");
+            fs::create_dir(&other).unwrap();
+            mount(Path::new("none"), &other, Some("tmpfs"), 0);
+            fs::write(other.join("marker"), "still here").unwrap();
+            let dir = root.join("netns");
+            fs::create_dir(&dir).unwrap();
+            let dead = dead_pid();
+            let own = std::process::id();
+            let entry = |n: u32| dir.join(format!("{NAME_PREFIX}{dead}-{n}"));
+            // 0: the planted symlink.
+            std::os::unix::fs::symlink(&other, entry(0)).unwrap();
+            // 1: a real stale namespace, bind-mounted as `ip netns add` does.
+            fs::write(entry(1), "").unwrap();
+            mount(
+                Path::new("/proc/thread-self/ns/net"),
+                &entry(1),
+                None,
+                libc::MS_BIND,
+            );
+            // 2: cannot be removed (a non-empty directory).
+            fs::create_dir(entry(2)).unwrap();
+            fs::write(entry(2).join("x"), "").unwrap();
+            // 3: half-made (the bind mount never happened).
+            fs::write(entry(3), "").unwrap();
+            // Left alone: a live owner, a foreign name.
+            let live = dir.join(format!("{NAME_PREFIX}{own}-0"));
+            fs::write(&live, "").unwrap();
+            let foreign = dir.join("blue");
+            fs::write(&foreign, "").unwrap();
+
+            let result = sweep_dir(&dir);
+
+            assert!(
+                is_mount_point(&other),
+                "the mount behind the symlink was unmounted"
+            );
+            assert_eq!(
+                fs::read_to_string(other.join("marker")).unwrap(),
+                "still here"
+            );
+            assert!(
+                !entry(0).exists() && fs::symlink_metadata(entry(0)).is_err(),
+                "symlink not removed"
+            );
+            assert!(!is_mount_point(&entry(1)), "stale namespace still mounted");
+            assert!(!entry(1).exists(), "stale namespace not removed");
+            assert!(!entry(3).exists(), "the sweep stopped at the failing entry");
+            assert!(entry(2).exists() && live.exists() && foreign.exists());
+            let name = |n: u32| format!("{NAME_PREFIX}{dead}-{n}");
+            match result {
+                Err(Error::Sweep { removed, failed }) => {
+                    assert_eq!(removed, [name(0), name(1), name(3)]);
+                    assert_eq!(failed.len(), 1, "{failed:?}");
+                    assert_eq!(failed[0].0, name(2));
+                    assert!(
+                        matches!(&failed[0].1, Error::Io { call, .. } if call.starts_with("unlink")),
+                        "{failed:?}"
+                    );
+                }
+                other => panic!("expected Error::Sweep, got {other:?}"),
+            }
+        });
     }
 }
