@@ -309,17 +309,23 @@ fn create_named(name: String) -> Result<Sandbox, Error> {
         command.args(["netns", "add", &name]);
         output_of(command, &["ip", "netns", "add", &name]).map_err(privilege_if_denied)?;
     }
-    match File::open(&path) {
-        Ok(file) => Ok(Sandbox {
+    match adopt(&path) {
+        Ok(ns) => Ok(Sandbox {
             name,
-            ns: Arc::new(OwnedFd::from(file)),
+            ns: Arc::new(ns),
             mount: Some(path),
         }),
         Err(error) => {
             let _ = remove_named(&path);
-            Err(Error::io(format!("open {}", path.display()), error))
+            Err(error)
         }
     }
+}
+
+/// Opens the namespace file at `path` for a sandbox.
+fn adopt(path: &Path) -> Result<OwnedFd, Error> {
+    let file = File::open(path).map_err(|e| Error::io(format!("open {}", path.display()), e))?;
+    Ok(OwnedFd::from(file))
 }
 
 fn create_anonymous(name: String) -> Result<Sandbox, Error> {
