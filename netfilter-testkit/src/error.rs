@@ -59,6 +59,15 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A namespace meant to be private is not, or cannot be shown to be: it is the host's (the
+    /// caller's own or PID 1's), or its file is a symlink. A sandbox in it would put a test's
+    /// rules and interfaces on the host, so it is refused; this is a failure, never a skip.
+    NotPrivate {
+        /// The namespace file, e.g. `"/run/netns/nftk-1-0"`.
+        path: String,
+        /// Why it is refused.
+        reason: String,
+    },
     /// [`sweep_stale`](crate::sweep_stale) could not remove some stale namespaces (it still
     /// tried every one).
     Sweep {
@@ -135,6 +144,9 @@ impl fmt::Display for Error {
             }
             Error::Parse { what, input } => write!(f, "cannot parse {what}: {input:?}"),
             Error::Invalid { reason } => write!(f, "invalid request: {reason}"),
+            Error::NotPrivate { path, reason } => {
+                write!(f, "namespace {path} is not private, refused: {reason}")
+            }
             Error::Sweep { removed, failed } => {
                 write!(
                     f,
