@@ -59,6 +59,23 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A namespace meant to be private is not, or cannot be shown to be: it is the host's (the
+    /// caller's own or PID 1's), or its file is a symlink. A sandbox in it would put a test's
+    /// rules and interfaces on the host, so it is refused; this is a failure, never a skip.
+    NotPrivate {
+        /// The namespace file, e.g. `"/run/netns/nftk-1-0"`.
+        path: String,
+        /// Why it is refused.
+        reason: String,
+    },
+    /// [`sweep_stale`](crate::sweep_stale) could not remove some stale namespaces (it still
+    /// tried every one).
+    Sweep {
+        /// The names it removed, sorted.
+        removed: Vec<String>,
+        /// Each name it could not remove, sorted, with the error.
+        failed: Vec<(String, Error)>,
+    },
     /// The `netfilter-safe` layer failed: opening a socket or handle, binding, receiving or
     /// dispatching (with the `ffi` feature, in `serve`).
     Netfilter(netfilter_safe::Error),
@@ -127,6 +144,21 @@ impl fmt::Display for Error {
             }
             Error::Parse { what, input } => write!(f, "cannot parse {what}: {input:?}"),
             Error::Invalid { reason } => write!(f, "invalid request: {reason}"),
+            Error::NotPrivate { path, reason } => {
+                write!(f, "namespace {path} is not private, refused: {reason}")
+            }
+            Error::Sweep { removed, failed } => {
+                write!(
+                    f,
+                    "sweep of stale namespaces removed {} and could not remove {}",
+                    removed.len(),
+                    failed.len()
+                )?;
+                for (i, (name, error)) in failed.iter().enumerate() {
+                    write!(f, "{} {name}: {error}", if i == 0 { ":" } else { ";" })?;
+                }
+                Ok(())
+            }
             Error::Netfilter(source) => write!(f, "netfilter-safe: {source}"),
         }
     }
@@ -137,6 +169,9 @@ impl std::error::Error for Error {
         match self {
             Error::Io { source, .. } => Some(source),
             Error::Netfilter(source) => Some(source),
+            Error::Sweep { failed, .. } => failed
+                .first()
+                .map(|(_, error)| error as &(dyn std::error::Error + 'static)),
             _ => None,
         }
     }
@@ -168,5 +203,18 @@ mod tests {
         };
         assert!(!failed.is_skip());
         assert_eq!(failed.to_string(), "`ip link` exited with status 2: boom");
+        let sweep = Error::Sweep {
+            removed: vec!["nftk-1-0".into()],
+            failed: vec![
+                ("nftk-1-1".into(), Error::Invalid { reason: "a".into() }),
+                ("nftk-1-2".into(), Error::Invalid { reason: "b".into() }),
+            ],
+        };
+        assert!(!sweep.is_skip());
+        assert_eq!(
+            sweep.to_string(),
+            "sweep of stale namespaces removed 1 and could not remove 2: nftk-1-1: invalid \
+             request: a; nftk-1-2: invalid request: b"
+        );
     }
 }

@@ -24,7 +24,7 @@ pub struct HostSnapshot {
 }
 
 fn run(argv: &[&str]) -> Result<String, Error> {
-    let mut command = std::process::Command::new(argv[0]);
+    let mut command = crate::sandbox::tool_command(argv[0]);
     command.args(&argv[1..]);
     output_of(command, argv)
 }

@@ -115,7 +115,12 @@ fn exec_reports_failures_with_stderr() {
             status,
             stderr,
         }) => {
-            assert_eq!(argv[0], "ip");
+            // Errors name the binary that ran.
+            assert_eq!(
+                std::path::Path::new(&argv[0]),
+                netfilter_testkit::sandbox::tool_path("ip").unwrap()
+            );
+            assert!(argv[0].ends_with("/ip"), "{argv:?}");
             assert_ne!(status, Some(0));
             assert!(!stderr.trim().is_empty());
         }
@@ -132,6 +137,40 @@ fn exec_reports_failures_with_stderr() {
         .unwrap();
     assert!(output.status.success());
     assert_eq!(String::from_utf8_lossy(&output.stdout), "out\n2\n");
+}
+
+#[test]
+fn command_runs_the_trusted_ip_not_one_planted_on_path() {
+    let sandbox = sandbox_or_skip!();
+    use std::os::unix::fs::PermissionsExt;
+    let planted = std::env::temp_dir().join(format!("nftk-planted-ip-{}", std::process::id()));
+    std::fs::create_dir_all(&planted).unwrap();
+    let ip = planted.join("ip");
+    std::fs::write(&ip, "#!/bin/sh\necho planted\n").unwrap();
+    std::fs::set_permissions(&ip, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // The planted directory comes first in the PATH the child would search.
+    let path = format!(
+        "{}:{}",
+        planted.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let output = sandbox
+        .command("ip")
+        .env("PATH", path)
+        .arg("-V")
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&planted);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!stdout.contains("planted"), "the planted ip ran");
+    assert!(stdout.contains("iproute2"), "{stdout}");
+    let resolved = netfilter_testkit::sandbox::tool_path("ip").unwrap();
+    assert!(
+        netfilter_testkit::sandbox::TRUSTED_TOOL_DIRS
+            .iter()
+            .any(|dir| resolved.starts_with(dir)),
+        "{resolved:?}"
+    );
 }
 
 #[test]
