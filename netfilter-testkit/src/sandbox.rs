@@ -26,7 +26,6 @@
 //!   to an absolute path, trusted system directories first ([`tool_path`]), so a stray `ip`
 //!   earlier on `PATH` is not the one run.
 
-use std::collections::HashMap;
 use std::ffi::{CString, OsStr};
 use std::fs::{self, File};
 use std::io;
@@ -37,7 +36,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, Once, OnceLock};
+use std::sync::{Arc, Mutex, Once};
 use std::thread::{self, JoinHandle};
 
 use crate::Error;
@@ -53,7 +52,7 @@ const NETNS_DIR: &str = "/run/netns";
 pub const TRUSTED_TOOL_DIRS: [&str; 4] = ["/usr/sbin", "/sbin", "/usr/bin", "/bin"];
 
 /// [`tool_path`]'s cache: each name resolved once, found or not.
-static TOOLS: OnceLock<Mutex<HashMap<String, Option<PathBuf>>>> = OnceLock::new();
+static TOOLS: Mutex<Vec<(String, Option<PathBuf>)>> = Mutex::new(Vec::new());
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 /// Serialises `ip netns add` within the process: its first call sets up the `/run/netns` mount,
@@ -579,17 +578,18 @@ pub fn tool_path(name: &str) -> Result<PathBuf, Error> {
     if name.contains('/') {
         return Ok(PathBuf::from(name));
     }
-    let cache = TOOLS.get_or_init(|| Mutex::new(HashMap::new()));
-    let mut cache = cache
+    let mut cache = TOOLS
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let found = cache
-        .entry(name.to_owned())
-        .or_insert_with(|| {
+    let found = match cache.iter().find(|(known, _)| known == name) {
+        Some((_, found)) => found.clone(),
+        None => {
             let trusted = TRUSTED_TOOL_DIRS.map(Path::new);
-            resolve_tool(name, &trusted, std::env::var_os("PATH").as_deref())
-        })
-        .clone();
+            let found = resolve_tool(name, &trusted, std::env::var_os("PATH").as_deref());
+            cache.push((name.to_owned(), found.clone()));
+            found
+        }
+    };
     found.ok_or_else(|| {
         Error::unsupported(
             format!("program `{name}`"),
