@@ -25,9 +25,10 @@ fn main() -> Result<(), netfilter::Error> {
             // Not UDP, or cut short: let it through unchanged.
             _ => return packet.accept(),
         };
-        match replace_transport_payload(packet.payload(), packet.skb_info(), &text) {
-            Ok(rewritten) => packet.set_payload(rewritten),
-            Err(err) => eprintln!("packet {} left as it was: {err}", packet.id()),
+        let rewritten = replace_transport_payload(packet.payload(), packet.skb_info(), &text)
+            .and_then(|rewritten| packet.set_payload(rewritten));
+        if let Err(err) = rewritten {
+            eprintln!("packet {} left as it was: {err}", packet.id());
         }
         packet.accept()
     })

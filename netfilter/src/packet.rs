@@ -79,10 +79,26 @@ impl Verdict {
     }
 
     /// Also replaces the packet, from its network header on. The kernel takes it as is: fix
-    /// the checksums first ([`crate::payload`]).
-    pub fn with_payload(mut self, payload: impl Into<Bytes>) -> Verdict {
-        self.decision.payload = Some(payload.into());
-        self
+    /// the lengths and checksums first ([`crate::payload`]). See
+    /// [`Packet::set_payload`] for what the kernel does with a payload that is not a valid IP
+    /// packet.
+    ///
+    /// ```
+    /// use netfilter::{Error, Verdict, MAX_VERDICT_PAYLOAD};
+    ///
+    /// let v = Verdict::accept().with_payload(vec![0x45; 40])?.with_mark(1);
+    /// assert_eq!(v.payload().map(|p| p.len()), Some(40));
+    /// let too_big = Verdict::accept().with_payload(vec![0; MAX_VERDICT_PAYLOAD + 1]);
+    /// assert!(matches!(too_big, Err(Error::OutOfRange { .. })));
+    /// # Ok::<(), Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::OutOfRange`] for a payload over [`MAX_VERDICT_PAYLOAD`] bytes, which no
+    /// netlink attribute can carry.
+    pub fn with_payload(mut self, payload: impl Into<Bytes>) -> Result<Verdict> {
+        self.decision.payload = Some(checked_payload(payload.into())?);
+        Ok(self)
     }
 
     /// The kind.
@@ -121,6 +137,17 @@ impl Verdict {
 /// A packet dropped without one gets its queue's default verdict (see
 /// [`QueueBuilder::default_verdict`](crate::QueueBuilder::default_verdict)), so nothing is
 /// stranded in the kernel.
+///
+/// # Holding packets
+/// The kernel keeps each packet it queued until its verdict, and a held packet still counts
+/// against the buffers it was charged to: a locally generated packet against its sending
+/// socket's send buffer. A program that both sends traffic that is queued and holds those
+/// packets (a test, a proxy) blocks in `send` once its send buffer is full of held packets
+/// (with the default `net.core.wmem_default`, after a few hundred small datagrams). Give
+/// verdicts as you go, or send from another thread than the one that decides. The queue's
+/// length ([`QueueBuilder::max_len`](crate::QueueBuilder::max_len), 1024 by default) bounds
+/// how many packets the kernel holds at all; past it they are dropped (or accepted with
+/// [`QueueBuilder::fail_open`](crate::QueueBuilder::fail_open)).
 pub struct Packet {
     shared: Arc<Shared>,
     /// The message, a slice of the received datagram (no copy).
@@ -310,18 +337,27 @@ impl Packet {
     }
 
     /// Sets the payload the verdict will replace the packet with (python-netfilterqueue's
-    /// `set_payload`); fix its checksums first ([`crate::payload`]).
-    pub fn set_payload(&mut self, payload: impl Into<Bytes>) {
-        self.pending.payload = Some(payload.into());
+    /// `set_payload`), from the network header on; fix its lengths and checksums first
+    /// ([`crate::payload`]).
+    ///
+    /// **The kernel does not check the replacement.** It swaps it in and sends the packet on;
+    /// a payload that is not a valid IP packet (shorter than an IP header, a wrong length or
+    /// checksum field) is dropped silently further on, while the verdict itself reports
+    /// success. Build replacements with [`crate::payload`], which keeps them valid.
+    ///
+    /// # Errors
+    /// [`Error::OutOfRange`] for a payload over [`MAX_VERDICT_PAYLOAD`] bytes; the packet is
+    /// left as it was and still takes any verdict.
+    pub fn set_payload(&mut self, payload: impl Into<Bytes>) -> Result<()> {
+        self.pending.payload = Some(checked_payload(payload.into())?);
+        Ok(())
     }
 
     /// Accepts the packet (with what `set_mark`/`set_payload` set).
     ///
     /// # Errors
-    /// [`Error::QueueClosed`] when its queue was closed; [`Error::OutOfRange`] for a
-    /// replacement payload over [`MAX_VERDICT_PAYLOAD`] bytes (nothing is sent, and the packet
-    /// gets its queue's default verdict instead); an I/O error when the verdict could not be
-    /// sent.
+    /// [`Error::QueueClosed`] when its queue was closed (the kernel dropped the packet then);
+    /// an I/O error when the verdict could not be sent.
     pub fn accept(self) -> Result<()> {
         self.finish(VerdictKind::Accept)
     }
@@ -363,16 +399,14 @@ impl Packet {
     /// # Errors
     /// As for [`Packet::accept`].
     pub fn verdict(mut self, verdict: Verdict) -> Result<()> {
-        let decision = verdict.decision;
-        check(&decision)?;
         self.decided = true;
-        self.shared.decide(self.queue(), self.id(), decision)
+        self.shared
+            .decide(self.queue(), self.id(), verdict.decision)
     }
 
     fn finish(mut self, kind: VerdictKind) -> Result<()> {
         let mut decision = std::mem::replace(&mut self.pending, Verdict::accept().decision);
         decision.kind = kind;
-        check(&decision)?;
         self.decided = true;
         self.shared.decide(self.queue(), self.id(), decision)
     }
@@ -382,16 +416,17 @@ impl Packet {
 /// minus its 4-byte header.
 pub const MAX_VERDICT_PAYLOAD: usize = netfilter_safe::MAX_VERDICT_PAYLOAD;
 
-/// Refuses a verdict the kernel cannot take, before anything is sent.
-fn check(decision: &Decision) -> Result<()> {
-    match &decision.payload {
-        Some(payload) if payload.len() > MAX_VERDICT_PAYLOAD => Err(Error::OutOfRange {
+/// `payload`, when a verdict can carry it: every decision holds a payload that fits, so no
+/// verdict (the default one a dropped packet sends included) can fail to be written.
+fn checked_payload(payload: Bytes) -> Result<Bytes> {
+    match payload.len() {
+        len if len > MAX_VERDICT_PAYLOAD => Err(Error::OutOfRange {
             what: "verdict payload length",
-            value: payload.len() as u64,
+            value: len as u64,
             min: 0,
             max: MAX_VERDICT_PAYLOAD as u64,
         }),
-        _ => Ok(()),
+        _ => Ok(payload),
     }
 }
 

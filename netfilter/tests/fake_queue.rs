@@ -291,7 +291,10 @@ fn every_verdict_kind_carries_mark_priority_and_payload() {
         (Verdict::repeat().with_mark(2).with_priority(6), 4),
         (Verdict::stop(), 5),
         (Verdict::queue(12, true), (12 << 16) | 0x8000 | 3),
-        (Verdict::accept().with_payload(udp(b"new")), 1),
+        (
+            Verdict::accept().with_payload(udp(b"new")).expect("fits"),
+            1,
+        ),
     ];
     for (verdict, raw) in cases {
         let id = kernel

@@ -294,10 +294,12 @@ impl core::iter::FusedIterator for Messages<'_> {}
 /// alignment, as consecutive messages are laid out (`NLMSG_ALIGN`).
 ///
 /// # Errors
-/// As [`Emit::emit`].
+/// As [`Emit::emit`]; `out` is then left as it was (the padding too), so that what it holds
+/// can still be sent.
 pub fn push_message(out: &mut Vec<u8>, msg: &dyn Emit) -> Result<(), WireError> {
-    out.resize(align(out.len()), 0);
-    msg.emit(out)
+    let before = out.len();
+    out.resize(align(before), 0);
+    msg.emit(out).inspect_err(|_| out.truncate(before))
 }
 
 #[cfg(test)]
@@ -384,5 +386,25 @@ mod tests {
         assert_eq!(classify(&done, LogPacket::MSG_TYPE), Ok(Incoming::Skip));
         let short = message(NLMSG_ERROR, &[0; 2]);
         assert!(classify(&short, QueuePacket::MSG_TYPE).is_err());
+    }
+
+    #[test]
+    fn a_message_that_cannot_be_emitted_leaves_the_buffer_as_it_was() {
+        // One odd-length message waiting (so the next one would be padded), then a verdict
+        // whose payload no attribute length can describe.
+        let first = message(NLMSG_NOOP, &[1, 2, 3]);
+        let mut out = first.clone();
+        let too_long = Verdict {
+            payload: Some(Cow::Owned(vec![0; 70_000])),
+            ..Default::default()
+        };
+        let err = push_message(&mut out, &too_long).expect_err("too long");
+        assert!(matches!(err, WireError::TooLong { .. }), "{err:?}");
+        assert_eq!(out, first, "no padding, header or attribute left behind");
+        assert!(too_long.emit(&mut out).is_err());
+        assert_eq!(out, first);
+        // What the buffer holds is still a datagram, and the next message lands after it.
+        push_message(&mut out, &Verdict::default()).expect("emitted");
+        assert_eq!(Messages::new(&out).count(), 2);
     }
 }

@@ -386,7 +386,7 @@ pub trait Emit {
     ///
     /// # Errors
     /// [`WireError::TooLong`] when a value cannot be described by a netlink length field; `out`
-    /// may then hold a partial message.
+    /// is then left as it was.
     fn emit(&self, out: &mut Vec<u8>) -> Result<(), WireError>;
 
     /// The wire bytes in a new vector.
@@ -592,14 +592,20 @@ pub(crate) fn counted(write: impl FnOnce(&mut Writer<'_>)) -> usize {
     w.len()
 }
 
-/// Runs `write` once appending to `out`, for `emit`.
+/// Runs `write` once appending to `out`, for `emit`; on error `out` is cut back to what it
+/// held before, so no partial message is left for a later send.
 pub(crate) fn emitted(
     out: &mut Vec<u8>,
     write: impl FnOnce(&mut Writer<'_>),
 ) -> Result<(), WireError> {
+    let before = out.len();
     let mut w = Writer::appending(out);
     write(&mut w);
-    w.finish().map(|_| ())
+    let result = w.finish().map(|_| ());
+    if result.is_err() {
+        out.truncate(before);
+    }
+    result
 }
 
 fn put(buf: &mut [u8], at: usize, b: &[u8]) {
