@@ -225,7 +225,8 @@ pub(crate) struct Shared {
     conn: Conn,
     verdicts: Mutex<Verdicts>,
     default_verdict: VerdictKind,
-    /// Set when the [`Queue`] is dropped: the kernel has dropped the packets it held.
+    /// Set, under the verdicts lock, when the [`Queue`] starts to drop: from then on the
+    /// kernel drops the packets it held, and no verdict is sent.
     closed: AtomicBool,
 }
 
@@ -241,11 +242,15 @@ impl Shared {
     }
 
     /// Records a verdict and sends it now unless the receive loop will.
+    ///
+    /// # Errors
+    /// [`Error::QueueClosed`] once the queue has started to close: checked under the lock
+    /// [`Shared::close`] takes, so a verdict is either flushed before the unbind or refused.
     pub(crate) fn decide(&self, queue: u16, id: u32, decision: Decision) -> Result<()> {
+        let mut verdicts = self.verdicts();
         if self.closed.load(Ordering::SeqCst) {
             return Err(Error::QueueClosed { queue, id });
         }
-        let mut verdicts = self.verdicts();
         if verdicts.decide(queue, id, decision)? {
             self.flush_locked(&mut verdicts)?;
         }
@@ -254,6 +259,13 @@ impl Shared {
 
     fn flush(&self) -> Result<()> {
         let mut verdicts = self.verdicts();
+        self.flush_locked(&mut verdicts)
+    }
+
+    /// Sends the verdicts given so far and refuses every later one, in one step.
+    fn close(&self) -> Result<()> {
+        let mut verdicts = self.verdicts();
+        self.closed.store(true, Ordering::SeqCst);
         self.flush_locked(&mut verdicts)
     }
 
@@ -378,7 +390,8 @@ impl Queue {
             None => Vec::new(),
         };
         let socket_drops = self.shared.conn.transport().drops()?;
-        let id_gaps = self.shared.verdicts().id_gaps();
+        let last_ids = rows.iter().map(|row| (row.queue_number, row.id_sequence));
+        let id_gaps = self.shared.verdicts().id_gaps(last_ids);
         Ok(QueueStats {
             rows,
             socket_drops,
@@ -487,8 +500,12 @@ pub struct QueueStats {
     pub rows: Vec<QueueRow>,
     /// Datagrams the socket dropped because its receive buffer was full.
     pub socket_drops: u32,
-    /// Packet ids skipped between consecutive packets of a queue: packets the kernel dropped
-    /// before they reached this socket.
+    /// Packet ids the kernel gave out that this socket has not received: packets it dropped
+    /// before they reached the program (queue full, receive buffer full), counted between
+    /// the packets received and, from the rows' `id_sequence`, after the last one. Packets
+    /// still waiting in the receive buffer count until they are received; read it after
+    /// receiving what is waiting for the exact loss. Without rows (a custom transport), only
+    /// the ids skipped between packets.
     pub id_gaps: u64,
 }
 
@@ -521,8 +538,9 @@ fn describe(config: &QueueConfig<'_>) -> String {
 
 impl Drop for Queue {
     fn drop(&mut self) {
-        // Packets still out keep the socket alive; their verdicts would find nothing now.
-        let _ = self.shared.flush();
+        // Verdicts given so far go out; packets still out keep the socket alive, but their
+        // verdicts are refused from here on: the unbind makes the kernel drop them.
+        let _ = self.shared.close();
         for num in self.numbers.clone() {
             let _ = self.configure(num, |c| {
                 c.cmd = Some(QueueCmd {
@@ -531,7 +549,6 @@ impl Drop for Queue {
                 })
             });
         }
-        self.shared.closed.store(true, Ordering::SeqCst);
     }
 }
 

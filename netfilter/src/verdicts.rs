@@ -144,9 +144,20 @@ impl Verdicts {
         }
     }
 
-    /// Ids skipped so far between consecutive packets of a queue.
-    pub(crate) fn id_gaps(&self) -> u64 {
-        self.id_gaps
+    /// Ids the kernel gave out that were not handed out: those skipped between consecutive
+    /// packets of a queue, plus, for each `(queue, last id the kernel gave)` of `last_ids`,
+    /// those after the last packet handed out (every id when none was).
+    pub(crate) fn id_gaps(&self, last_ids: impl IntoIterator<Item = (u16, u32)>) -> u64 {
+        let trailing: u64 = last_ids
+            .into_iter()
+            .filter_map(|(queue, last)| {
+                let book = self.books.iter().find(|b| b.queue == queue)?;
+                let after = last.wrapping_sub(book.last_id.unwrap_or(0));
+                // The kernel's id behind ours: a packet given out since it was read.
+                (after < u32::MAX / 2).then_some(u64::from(after))
+            })
+            .sum();
+        self.id_gaps + trailing
     }
 
     /// Records a decision; returns whether to flush now: when verdicts are not batched, when
@@ -393,6 +404,20 @@ mod tests {
             decode(off.take_datagram().unwrap()),
             [(false, 2, 1, None), (false, 1, 1, None)]
         );
+    }
+
+    #[test]
+    fn id_gaps_count_ids_lost_between_and_after_packets() {
+        let mut v = Verdicts::new(&[0, 1], true);
+        for id in [1, 2, 5, 6] {
+            v.handed_out(0, id);
+        }
+        assert_eq!(v.id_gaps([]), 2, "3 and 4");
+        // The kernel gave out up to 9 on queue 0 (7 to 8 lost at the end), 4 on queue 1
+        // (nothing handed out there), and a queue this socket does not serve is ignored.
+        assert_eq!(v.id_gaps([(0, 9), (1, 4), (2, 100)]), 2 + 3 + 4);
+        // Read before the last packet handed out: nothing trails, nothing is negative.
+        assert_eq!(v.id_gaps([(0, 5)]), 2);
     }
 
     #[test]

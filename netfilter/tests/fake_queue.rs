@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use netfilter::{Error, Queue, QueueFlags, Verdict, VerdictKind};
+use netfilter::{Error, Packet, Queue, QueueFlags, Verdict, VerdictKind};
 use netfilter_testkit::fake::{FakeKernel, SettledBy};
 use netfilter_testkit::synth::QueuePacketBuilder;
 use netfilter_testkit::synth::payload;
@@ -337,4 +337,113 @@ fn more_waiting_datagrams_than_one_burst_are_all_handed_out() {
     }
     assert_eq!(seen, ids, "every packet, in order");
     assert!(kernel.outstanding(13).is_empty());
+}
+
+/// A transport that holds the unbind request of a closing queue until the test lets it go, so
+/// that a verdict can be given exactly while the queue is being dropped.
+#[derive(Debug)]
+struct HoldUnbind {
+    inner: netfilter_testkit::fake::FakeTransport,
+    seen: std::sync::mpsc::SyncSender<()>,
+    release: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
+}
+
+impl HoldUnbind {
+    fn is_unbind(datagram: &[u8]) -> bool {
+        use netfilter_safe::wire::{Message, Messages};
+        Messages::new(datagram).any(|m| {
+            matches!(m, Ok(Message::QueueConfig(c))
+                if c.cmd.is_some_and(|cmd| u32::from(cmd.command)
+                    == netfilter_safe::wire::uapi::NFQNL_CFG_CMD_UNBIND))
+        })
+    }
+}
+
+impl netfilter_safe::transport::Transport for HoldUnbind {
+    fn send(&self, datagram: &[u8]) -> std::io::Result<()> {
+        if HoldUnbind::is_unbind(datagram) {
+            self.seen.send(()).expect("the test waits");
+            let release = self.release.lock().expect("lock");
+            release.recv().expect("the test releases");
+        }
+        self.inner.send(datagram)
+    }
+    fn recv(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.inner.recv(buf)
+    }
+    fn try_recv(&self, buf: &mut [u8]) -> std::io::Result<Option<usize>> {
+        self.inner.try_recv(buf)
+    }
+    fn recv_timeout(
+        &self,
+        buf: &mut [u8],
+        timeout: Option<Duration>,
+    ) -> std::io::Result<Option<usize>> {
+        self.inner.recv_timeout(buf, timeout)
+    }
+    fn wait_readable(&self, timeout: Option<Duration>) -> std::io::Result<bool> {
+        self.inner.wait_readable(timeout)
+    }
+    fn set_nonblocking(&self, nonblocking: bool) -> std::io::Result<()> {
+        self.inner.set_nonblocking(nonblocking)
+    }
+    fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.inner.fd()
+    }
+}
+
+#[test]
+fn verdicts_once_the_queue_is_being_dropped_are_refused_and_earlier_ones_flushed() {
+    // Issue 15: `closed` was set only after the unbind round trip, so a verdict given while
+    // the drop waited for the kernel went to a queue about to vanish and returned Ok.
+    let (kernel, transport) = FakeKernel::new().expect("fake kernel");
+    let (seen_tx, seen) = std::sync::mpsc::sync_channel(1);
+    let (release, release_rx) = std::sync::mpsc::sync_channel(1);
+    let transport = HoldUnbind {
+        inner: transport,
+        seen: seen_tx,
+        release: std::sync::Mutex::new(release_rx),
+    };
+    let mut queue = Queue::builder(6).transport(transport).open().expect("open");
+    let ids: Vec<u32> = (0..3)
+        .map(|_| {
+            kernel
+                .queue_packet(QueuePacketBuilder::ipv4(6).payload(udp(b"x")))
+                .expect("queued")
+        })
+        .collect();
+    let mut packets: Vec<Packet> = (0..3)
+        .map(|_| queue.recv_timeout(WAIT).expect("recv").expect("a packet"))
+        .collect();
+    let late = packets.pop().expect("the third");
+    let held = packets.pop().expect("the second");
+    // Decided before the drop, but held back to travel with the others (the last packet
+    // handed out is undecided): the drop must send it.
+    packets.pop().expect("the first").accept().expect("verdict");
+    assert_eq!(kernel.verdict(6, ids[0]), None, "held back so far");
+
+    let dropping = std::thread::spawn(move || drop(queue));
+    seen.recv_timeout(WAIT).expect("the drop sends its unbind");
+    let err = late.accept().expect_err("the queue is closing");
+    assert!(
+        matches!(err, Error::QueueClosed { queue: 6, id } if id == ids[2]),
+        "{err}"
+    );
+    release.send(()).expect("release");
+    dropping.join().expect("the drop finished");
+    let err = held.drop().expect_err("closed");
+    assert!(matches!(err, Error::QueueClosed { .. }), "{err}");
+
+    let first = kernel.verdict(6, ids[0]).map(|v| v.by);
+    assert!(
+        matches!(first, Some(SettledBy::Verdict | SettledBy::Batch { .. })),
+        "the verdict given before the drop reached the kernel first: {first:?}"
+    );
+    for id in &ids[1..] {
+        assert_eq!(
+            kernel.verdict(6, *id).map(|v| v.by),
+            Some(SettledBy::Flush),
+            "packet {id} was dropped with its queue, not settled by a late verdict"
+        );
+    }
 }

@@ -462,6 +462,45 @@ fn an_overrun_is_reported_counted_and_survived() {
 }
 
 #[test]
+fn packets_lost_at_the_end_of_a_run_count_as_id_gaps() {
+    // Issue 15: gaps were counted only when a later packet arrived, so the packets an
+    // overrun lost after the last one received were missing from `id_gaps`.
+    let sandbox = sandbox_or_skip!();
+    queue_rule(&sandbox, 29, 9329);
+    let mut queue = open(&sandbox, || Queue::builder(29).recv_buffer(4096));
+    let sender = sandbox
+        .run(|| UdpSocket::bind("127.0.0.1:0"))
+        .expect("sender");
+    for _ in 0..64 {
+        sender.send_to(&[7u8; 1000], local(9329)).expect("send");
+    }
+    // Receive what fitted, and nothing after: every loss is behind the last packet.
+    let mut received = 0u64;
+    loop {
+        match queue.recv_timeout(Duration::from_millis(300)) {
+            Ok(Some(packet)) => {
+                packet.accept().expect("accept");
+                received += 1;
+            }
+            Ok(None) => break,
+            Err(Error::Overrun { .. }) => continue,
+            Err(err) => panic!("{err}"),
+        }
+    }
+    let stats = queue.stats().expect("stats");
+    let row = stats.rows[0];
+    assert!(row.queue_user_dropped > 0, "the burst overflowed: {row:?}");
+    assert_eq!(
+        (received + stats.id_gaps, stats.id_gaps),
+        (
+            u64::from(row.id_sequence),
+            u64::from(row.queue_user_dropped)
+        ),
+        "every id the kernel gave out was received or is a gap"
+    );
+}
+
+#[test]
 fn gso_packets_arrive_whole_and_cap_len_tells_when_cut() {
     use netfilter_testkit::traffic::{TcpServer, tcp_send};
 
