@@ -36,10 +36,10 @@
 //! A [`Packet`] is `Send`: keep it, hand it to a worker thread, and give its verdict later,
 //! in any order, while the receive loop goes on. Verdict methods consume the packet, so a
 //! second verdict cannot be written; a packet dropped without one gets its queue's default
-//! verdict ([`QueueBuilder::default_verdict`], accept unless set), so nothing is stranded in
-//! the kernel. A packet holds its message as a [`bytes::Bytes`] slice of the datagram the
-//! kernel sent (no copy is made) and decodes each attribute when asked; its payload is a
-//! `&[u8]` into that datagram ([`Packet::payload`]), or a `Bytes` that shares it
+//! verdict ([`QueueBuilder::default_verdict`]): **drop** unless set, so a forgotten verdict
+//! fails closed and nothing is stranded in the kernel. A packet holds its message as a
+//! [`bytes::Bytes`] slice of the datagram the kernel sent (no copy is made) and decodes each
+//! attribute when asked; its payload is a `&[u8]` into that datagram ([`Packet::payload`]), or a `Bytes` that shares it
 //! ([`Packet::payload_bytes`]). Receiving allocates nothing in steady state.
 //!
 //! # Verdicts travel in batches

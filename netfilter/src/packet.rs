@@ -134,9 +134,13 @@ impl Verdict {
 /// }
 /// ```
 ///
-/// A packet dropped without one gets its queue's default verdict (see
-/// [`QueueBuilder::default_verdict`](crate::QueueBuilder::default_verdict)), so nothing is
-/// stranded in the kernel.
+/// A packet that goes out of scope without one (`std::mem::drop(packet)`, an early return, a
+/// panic) gets its queue's default verdict, [`VerdictKind::Drop`] unless
+/// [`QueueBuilder::default_verdict`](crate::QueueBuilder::default_verdict) chose another: a
+/// forgotten verdict fails closed, as the kernel does with the packets of a program that goes
+/// away, and nothing is stranded in the kernel. The default verdict carries no mark,
+/// priority or payload set on the packet; [`QueueStats::default_verdicts`](crate::QueueStats)
+/// counts it.
 ///
 /// # Holding packets
 /// The kernel keeps each packet it queued until its verdict, and a held packet still counts
@@ -433,10 +437,8 @@ fn checked_payload(payload: Bytes) -> Result<Bytes> {
 impl Drop for Packet {
     fn drop(&mut self) {
         if !self.decided {
-            let mut decision = std::mem::replace(&mut self.pending, Verdict::accept().decision);
-            decision.kind = self.shared.default_verdict();
             // Nothing can be reported from drop; a closed queue needs no verdict.
-            let _ = self.shared.decide(self.queue(), self.id(), decision);
+            let _ = self.shared.decide_default(self.queue(), self.id());
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use std::ops::RangeInclusive;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -29,8 +29,8 @@ const MESSAGE_OVERHEAD: usize = 4096;
 ///
 /// Defaults: the whole packet is copied ([`CopyMode::Packet`], [`MAX_COPY_RANGE`]) — never
 /// the kernel's deliver-nothing `COPY_NONE`; the GSO flag is on (large packets arrive whole);
-/// verdicts are batched; a packet dropped without a verdict is accepted; overruns are
-/// reported.
+/// verdicts are batched; a packet dropped without a verdict is **dropped** (fail closed, as
+/// the kernel does with the packets of a program that goes away); overruns are reported.
 #[derive(Debug)]
 #[must_use = "a builder does nothing until opened"]
 pub struct QueueBuilder {
@@ -58,7 +58,7 @@ impl QueueBuilder {
             recv_buffer: None,
             report_overruns: true,
             batching: true,
-            default_verdict: VerdictKind::Accept,
+            default_verdict: VerdictKind::Drop,
             namespace: Namespace::Current,
             transport: None,
         }
@@ -132,7 +132,33 @@ impl QueueBuilder {
         self
     }
 
-    /// The verdict a packet gets when it is dropped without one (default: accept).
+    /// The verdict a packet gets when it goes out of scope without one (default:
+    /// [`VerdictKind::Drop`], fail closed). The default verdict is plain: a mark, priority or
+    /// payload set on the packet does not ride along. [`QueueStats::default_verdicts`]
+    /// counts the packets that got it.
+    ///
+    /// A firewall that must fail open instead (a monitor that should never cost traffic):
+    ///
+    /// ```
+    /// use netfilter::{Queue, VerdictKind};
+    /// use netfilter_testkit::fake::FakeKernel;
+    /// use netfilter_testkit::synth::QueuePacketBuilder;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (kernel, transport) = FakeKernel::new()?;
+    /// let mut queue = Queue::builder(0)
+    ///     .default_verdict(VerdictKind::Accept)
+    ///     .transport(transport)
+    ///     .open()?;
+    /// let id = kernel.queue_packet(QueuePacketBuilder::ipv4(0).payload(vec![0x45; 20]))?;
+    /// let packet = queue.recv()?;
+    /// drop(packet); // no verdict given
+    /// let settled = kernel.wait_verdict(0, id, std::time::Duration::from_secs(5))?;
+    /// assert_eq!(settled.verdict, 1); // NF_ACCEPT
+    /// assert_eq!(queue.stats()?.default_verdicts, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn default_verdict(mut self, kind: VerdictKind) -> QueueBuilder {
         self.default_verdict = kind;
         self
@@ -191,6 +217,7 @@ impl QueueBuilder {
                 conn: Conn::new(transport),
                 verdicts: Mutex::new(Verdicts::new(&numbers, self.batching)),
                 default_verdict: self.default_verdict,
+                default_verdicts: AtomicU64::new(0),
                 closed: AtomicBool::new(false),
             }),
             numbers,
@@ -225,14 +252,25 @@ pub(crate) struct Shared {
     conn: Conn,
     verdicts: Mutex<Verdicts>,
     default_verdict: VerdictKind,
+    /// Packets that got the default verdict.
+    default_verdicts: AtomicU64,
     /// Set, under the verdicts lock, when the [`Queue`] starts to drop: from then on the
     /// kernel drops the packets it held, and no verdict is sent.
     closed: AtomicBool,
 }
 
 impl Shared {
-    pub(crate) fn default_verdict(&self) -> VerdictKind {
-        self.default_verdict
+    /// Gives packet `id` of `queue`, dropped without a verdict, the default one.
+    pub(crate) fn decide_default(&self, queue: u16, id: u32) -> Result<()> {
+        let decision = Decision {
+            kind: self.default_verdict,
+            mark: None,
+            priority: None,
+            payload: None,
+        };
+        self.decide(queue, id, decision)?;
+        self.default_verdicts.fetch_add(1, Ordering::Relaxed);
+        Ok(())
     }
 
     fn verdicts(&self) -> MutexGuard<'_, Verdicts> {
@@ -396,6 +434,7 @@ impl Queue {
             rows,
             socket_drops,
             id_gaps,
+            default_verdicts: self.shared.default_verdicts.load(Ordering::Relaxed),
         })
     }
 
@@ -507,6 +546,9 @@ pub struct QueueStats {
     /// receiving what is waiting for the exact loss. Without rows (a custom transport), only
     /// the ids skipped between packets.
     pub id_gaps: u64,
+    /// Packets that went out of scope without a verdict and got the default one
+    /// ([`QueueBuilder::default_verdict`]): in a correct program, 0.
+    pub default_verdicts: u64,
 }
 
 /// A readable description of a configuration request, for errors.

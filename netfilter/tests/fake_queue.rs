@@ -224,17 +224,42 @@ fn a_held_packet_stops_the_batch_but_nothing_waits() {
 }
 
 #[test]
-fn a_dropped_packet_gets_the_default_verdict() {
-    let (kernel, mut queue) = open(8, |b| b.default_verdict(VerdictKind::Drop));
+fn a_dropped_packet_fails_closed_plain_and_counted() {
+    let (kernel, mut queue) = open(8, |b| b);
     let id = kernel
         .queue_packet(QueuePacketBuilder::ipv4(8).payload(udp(b"x")))
         .expect("queued");
-    drop(queue.recv_timeout(WAIT).expect("recv").expect("a packet"));
+    let mut packet = queue.recv_timeout(WAIT).expect("recv").expect("a packet");
+    // What the program meant to change does not ride along on a verdict it never gave.
+    packet.set_mark(7);
+    packet.set_payload(udp(b"changed")).expect("fits");
+    drop(packet);
+    let settled = kernel.wait_verdict(8, id, WAIT).expect("settled");
     assert_eq!(
-        kernel.wait_verdict(8, id, WAIT).expect("settled").verdict,
-        0,
-        "NF_DROP"
+        (settled.verdict, settled.mark, settled.payload),
+        (0, None, None),
+        "a plain NF_DROP"
     );
+    let stats = queue.stats().expect("stats");
+    assert_eq!(stats.default_verdicts, 1);
+
+    // A packet with a verdict is not counted; a chosen default is used.
+    let (kernel, mut queue) = open(9, |b| b.default_verdict(VerdictKind::Accept));
+    for _ in 0..2 {
+        kernel
+            .queue_packet(QueuePacketBuilder::ipv4(9).payload(udp(b"x")))
+            .expect("queued");
+    }
+    let first = queue.recv_timeout(WAIT).expect("recv").expect("a packet");
+    first.drop().expect("an explicit verdict");
+    let second = queue.recv_timeout(WAIT).expect("recv").expect("a packet");
+    let id = second.id();
+    drop(second);
+    assert_eq!(
+        kernel.wait_verdict(9, id, WAIT).expect("settled").verdict,
+        1
+    );
+    assert_eq!(queue.stats().expect("stats").default_verdicts, 1);
 }
 
 #[test]

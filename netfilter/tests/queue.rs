@@ -195,10 +195,11 @@ fn dropping_a_packet_gives_the_default_verdict() {
     let sandbox = sandbox_or_skip!();
     queue_rule(&sandbox, 7, 9307);
     queue_rule(&sandbox, 8, 9308);
-    let mut accepting = open(&sandbox, || Queue::builder(7));
-    let mut dropping = open(&sandbox, || {
-        Queue::builder(8).default_verdict(VerdictKind::Drop)
+    let mut accepting = open(&sandbox, || {
+        Queue::builder(7).default_verdict(VerdictKind::Accept)
     });
+    // The default: fail closed.
+    let mut dropping = open(&sandbox, || Queue::builder(8));
     let accepted = UdpReceiver::bind(&sandbox, local(9307)).expect("receiver");
     let dropped = UdpReceiver::bind(&sandbox, local(9308)).expect("receiver");
     udp_send(&sandbox, local(9307), b"a").expect("send");
@@ -214,6 +215,7 @@ fn dropping_a_packet_gives_the_default_verdict() {
         queue.flush().expect("flush");
         let row = queue_row(&sandbox, num);
         assert_eq!(row.queue_total, 0, "nothing stranded in queue {num}");
+        assert_eq!(queue.stats().expect("stats").default_verdicts, 1);
     }
 }
 
