@@ -6,6 +6,7 @@ use std::fs::File;
 use std::ops::Range;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -15,6 +16,7 @@ use netfilter_safe::wire::{self, Emit, Incoming, NLMSG_ERROR, NlError, NlMsg, Nl
 
 use crate::error::{Error, Result};
 use crate::slabs::Slabs;
+use crate::stop::StopHandle;
 
 /// How long a configuration request waits for the kernel's answer.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
@@ -109,11 +111,13 @@ pub(crate) enum Link {
     Custom(Box<dyn Transport>),
 }
 
-/// The transport plus what the request/answer exchange needs.
+/// The transport plus what the request/answer exchange needs, and the stop handle of its
+/// receives once one was asked for.
 #[derive(Debug)]
 pub(crate) struct Conn {
     link: Link,
     seq: AtomicU32,
+    stop: OnceLock<StopHandle>,
 }
 
 impl Conn {
@@ -121,6 +125,34 @@ impl Conn {
         Conn {
             link,
             seq: AtomicU32::new(1),
+            stop: OnceLock::new(),
+        }
+    }
+
+    /// The stop handle of this connection's receives, made at the first call.
+    pub(crate) fn stop_handle(&self) -> Result<StopHandle> {
+        if let Some(stop) = self.stop.get() {
+            return Ok(stop.clone());
+        }
+        // Two first calls at once: one handle wins, the other's eventfd is closed.
+        let _ = self.stop.set(StopHandle::new()?);
+        Ok(self.stop.get().expect("set just now").clone())
+    }
+
+    /// Before a receive that may block for `timeout`: when a stop handle exists, waits for the
+    /// socket or the stop instead, and returns the timeout the receive then takes (zero: it
+    /// must not block), or `None` when the time ran out first. Without a stop handle, or for a
+    /// receive that does not wait, returns `timeout` as it is.
+    ///
+    /// # Errors
+    /// [`Error::Stopped`] when the handle is stopped; a `poll` error.
+    fn wait_unless_stopped(&self, timeout: Option<Duration>) -> Result<Option<Option<Duration>>> {
+        match self.stop.get() {
+            Some(stop) if timeout != Some(Duration::ZERO) => {
+                let fd = std::os::fd::AsRawFd::as_raw_fd(&self.transport().fd());
+                Ok(stop.wait(fd, timeout)?.then_some(Some(Duration::ZERO)))
+            }
+            _ => Ok(Some(timeout)),
         }
     }
 
@@ -318,6 +350,9 @@ impl Inbox {
         timeout: Option<Duration>,
         burst: bool,
     ) -> Result<bool> {
+        let Some(timeout) = conn.wait_unless_stopped(timeout)? else {
+            return Ok(false);
+        };
         let (mut received, mut wait) = (0, timeout);
         let max = if burst || self.wide { BURST } else { 1 };
         loop {
@@ -411,6 +446,9 @@ impl Inbox {
     /// As [`Inbox::receive`]; a datagram larger than the inbox's size is an error.
     pub(crate) fn receive_lent(&mut self, conn: &Conn, timeout: Option<Duration>) -> Result<bool> {
         debug_assert!(self.is_empty(), "datagrams are walked in order");
+        let Some(timeout) = conn.wait_unless_stopped(timeout)? else {
+            return Ok(false);
+        };
         let size = self.slabs.slot();
         if self.lent.len() != size + LINE {
             self.lent = vec![0; size + LINE];

@@ -67,6 +67,10 @@ pub enum Error {
         /// The packet's id.
         id: u32,
     },
+    /// A receive was stopped by a [`StopHandle`](crate::StopHandle) (`run` returns `Ok(())`
+    /// instead). Not a failure: the queue or log group works on; packets held still take
+    /// verdicts.
+    Stopped,
     /// A packet payload is not the IP packet it was expected to be.
     BadPacket {
         /// What is wrong.
@@ -142,6 +146,7 @@ impl fmt::Display for Error {
                 "verdict for packet {id} of queue {queue}, which is closed: the kernel dropped \
                  the packet when the queue was unbound"
             ),
+            Error::Stopped => f.write_str("the receive was stopped by its stop handle"),
             Error::BadPacket { reason } => write!(f, "not a valid IP packet: {reason}"),
             Error::Safe(err) => err.fmt(f),
         }

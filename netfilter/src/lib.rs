@@ -52,6 +52,37 @@
 //! [`Queue::flush`] sends what is held back now; [`QueueBuilder::batching`] turns holding
 //! back off.
 //!
+//! # Stopping, signals and `EINTR`
+//!
+//! [`Queue::stop_handle`] and [`LogGroup::stop_handle`] give a [`StopHandle`]: from another
+//! thread, or from a signal handler (its `stop` is async-signal-safe), it ends a blocked
+//! `run` (which returns `Ok(())`) or `recv` (which returns [`Error::Stopped`]); nothing is
+//! lost, and held packets still take their verdicts. Receives retry `EINTR`, so a signal never
+//! ends one by itself, and a handler that wants the loop to end says so with the handle:
+//!
+//! ```no_run
+//! use std::sync::OnceLock;
+//! use netfilter::{Queue, StopHandle};
+//!
+//! static STOP: OnceLock<StopHandle> = OnceLock::new();
+//!
+//! extern "C" fn on_sigterm(_: libc::c_int) {
+//!     if let Some(stop) = STOP.get() {
+//!         stop.stop();
+//!     }
+//! }
+//!
+//! fn main() -> netfilter::Result<()> {
+//!     let mut queue = Queue::builder(0).open()?;
+//!     let _ = STOP.set(queue.stop_handle()?);
+//!     // SAFETY: `on_sigterm` only calls async-signal-safe functions.
+//!     unsafe { libc::signal(libc::SIGTERM, on_sigterm as libc::sighandler_t) };
+//!     queue.run(|packet| packet.accept())?; // returns on SIGTERM
+//!     println!("stopped; {:?}", queue.stats()?);
+//!     Ok(())
+//! }
+//! ```
+//!
 //! # Event loops and async
 //!
 //! [`Queue::fd`] and [`Queue::try_recv`] let any event loop drive a queue. With the `tokio`
@@ -116,6 +147,7 @@ mod packet;
 pub mod payload;
 mod queue;
 mod slabs;
+mod stop;
 mod verdicts;
 
 #[cfg(feature = "tokio")]
@@ -129,6 +161,7 @@ pub use netfilter_safe as safe;
 pub use netfilter_safe::{CopyMode, Family, Hook, QueueFlags, SkbInfo};
 pub use packet::{MAX_VERDICT_PAYLOAD, Packet, Verdict, VerdictKind};
 pub use queue::{Incoming, MAX_COPY_RANGE, Queue, QueueBuilder, QueueStats};
+pub use stop::StopHandle;
 
 #[cfg(feature = "ffi")]
 #[cfg_attr(docsrs, doc(cfg(feature = "ffi")))]

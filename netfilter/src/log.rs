@@ -113,6 +113,7 @@ use crate::conn::{self, Conn, Inbox, Namespace, in_namespace, interface_name, re
 use crate::error::{Error, Result};
 use crate::packet::system_time;
 use crate::queue::MAX_COPY_RANGE;
+use crate::stop::StopHandle;
 use netfilter_safe::procfs::{self, LogRow};
 
 pub use netfilter_safe::LogFlags;
@@ -544,7 +545,8 @@ impl LogGroup {
     /// # Errors
     /// [`Error::Overrun`] when the kernel dropped messages for lack of buffer (not fatal: call
     /// again; see the [module docs](crate::log)); [`Error::Malformed`] for a message that
-    /// could not be parsed (skipped); an I/O error.
+    /// could not be parsed (skipped); [`Error::Stopped`] after [`StopHandle::stop`]; an I/O
+    /// error.
     pub fn recv(&mut self) -> Result<LogPacket> {
         loop {
             if let Some(packet) = self.next_ready()? {
@@ -695,7 +697,8 @@ impl LogGroup {
         LogIncoming { log: self }
     }
 
-    /// Hands every packet to `f`, forever. Overruns and malformed messages are skipped (see
+    /// Hands every packet to `f` until [`LogGroup::stop_handle`]'s handle stops it (then
+    /// `Ok(())`). Overruns and malformed messages are skipped (see
     /// [`LogPacket::lost_before`] for what was lost); any other error, including one `f`
     /// returns, ends the loop.
     ///
@@ -706,6 +709,7 @@ impl LogGroup {
             match self.recv() {
                 Ok(packet) => f(packet)?,
                 Err(Error::Overrun { .. } | Error::Malformed(_)) => continue,
+                Err(Error::Stopped) => return Ok(()),
                 Err(err) => return Err(err),
             }
         }
@@ -742,6 +746,15 @@ impl LogGroup {
     /// transport.
     pub fn interface_name(&self, index: u32) -> Option<String> {
         interface_name(self.netns.as_ref()?, index)
+    }
+
+    /// A handle that stops this group's blocking receives from another thread or a signal
+    /// handler; see [`StopHandle`]. Every call returns a handle to the same stop.
+    ///
+    /// # Errors
+    /// An I/O error when the eventfd cannot be made (the first call only).
+    pub fn stop_handle(&self) -> Result<StopHandle> {
+        self.conn.stop_handle()
     }
 
     /// The socket's descriptor, for event loops: readable when [`LogGroup::try_recv`] has

@@ -16,6 +16,7 @@ use netfilter_safe::wire::{self, NlMsg, QueueCmd, QueueConfig, QueueParams};
 use crate::conn::{self, Conn, Inbox, Namespace, in_namespace, interface_name, request_header};
 use crate::error::{Error, Result};
 use crate::packet::{Packet, VerdictKind};
+use crate::stop::StopHandle;
 use crate::verdicts::{Decision, Verdicts};
 
 /// The largest copy range the kernel honours (`NFQNL_MAX_COPY_RANGE`: 0xffff minus the
@@ -367,7 +368,8 @@ impl Queue {
     /// # Errors
     /// [`Error::Overrun`] when the kernel dropped packets for lack of buffer (not fatal: call
     /// again); [`Error::Malformed`] for a message that could not be parsed (skipped); an
-    /// errno error the kernel sent back (e.g. for a verdict on an unknown id); an I/O error.
+    /// errno error the kernel sent back (e.g. for a verdict on an unknown id);
+    /// [`Error::Stopped`] after [`StopHandle::stop`]; an I/O error.
     pub fn recv(&mut self) -> Result<Packet> {
         loop {
             if let Some(packet) = self.next_ready()? {
@@ -398,8 +400,9 @@ impl Queue {
         Incoming { queue: self }
     }
 
-    /// Hands every packet to `f`, forever. Overruns and malformed messages are skipped (they
-    /// are not the packets' fault); any other error, including one `f` returns, ends the loop.
+    /// Hands every packet to `f` until [`Queue::stop_handle`]'s handle stops it (then
+    /// `Ok(())`). Overruns and malformed messages are skipped (they are not the packets'
+    /// fault); any other error, including one `f` returns, ends the loop.
     ///
     /// # Errors
     /// The error that ended the loop.
@@ -408,6 +411,7 @@ impl Queue {
             match self.recv() {
                 Ok(packet) => f(packet)?,
                 Err(Error::Overrun { .. } | Error::Malformed(_)) => continue,
+                Err(Error::Stopped) => return Ok(()),
                 Err(err) => return Err(err),
             }
         }
@@ -451,6 +455,15 @@ impl Queue {
     /// An I/O error when sending fails.
     pub fn flush(&self) -> Result<()> {
         self.shared.flush()
+    }
+
+    /// A handle that stops this queue's blocking receives from another thread or a signal
+    /// handler; see [`StopHandle`]. Every call returns a handle to the same stop.
+    ///
+    /// # Errors
+    /// An I/O error when the eventfd cannot be made (the first call only).
+    pub fn stop_handle(&self) -> Result<StopHandle> {
+        self.shared.conn.stop_handle()
     }
 
     /// The socket's descriptor, for event loops: readable when [`Queue::try_recv`] has
