@@ -112,7 +112,7 @@ use netfilter_safe::{CopyMode, Family, Hook};
 use crate::conn::{self, Conn, Inbox, Namespace, in_namespace, interface_name, request_header};
 use crate::error::{Error, Result};
 use crate::packet::system_time;
-use crate::queue::MAX_COPY_RANGE;
+use crate::queue::{MAX_COPY_RANGE, check_copy_range, clamp_copy_range};
 use crate::stop::StopHandle;
 use netfilter_safe::procfs::{self, LogRow};
 
@@ -208,13 +208,13 @@ impl LogBuilder {
         self
     }
 
-    /// What is copied of each packet, and at most how many bytes (up to
-    /// [`MAX_COPY_RANGE`]; with [`CopyMode::Packet`], 0 means the kernel's maximum). A
-    /// rule's own size (`--nflog-size`, nft `snaplen`) may cut further. [`CopyMode::Meta`]
+    /// What is copied of each packet, and at most how many bytes: up to 0xffff, where 0 and
+    /// everything over [`MAX_COPY_RANGE`] mean [`MAX_COPY_RANGE`] (the whole packet), as the
+    /// kernel takes them. A rule's own size (`--nflog-size`, nft `snaplen`) may cut further. [`CopyMode::Meta`]
     /// and [`CopyMode::None`] both send metadata without payload for log groups.
     pub fn copy(mut self, mode: CopyMode, range: u32) -> LogBuilder {
         self.copy_mode = mode;
-        self.copy_range = range;
+        self.copy_range = clamp_copy_range(range);
         self
     }
 
@@ -314,14 +314,7 @@ impl LogBuilder {
                 max: u64::from(u16::MAX) + 1,
             });
         }
-        if self.copy_range > MAX_COPY_RANGE {
-            return Err(Error::OutOfRange {
-                what: "copy range",
-                value: self.copy_range.into(),
-                min: 0,
-                max: MAX_COPY_RANGE.into(),
-            });
-        }
+        check_copy_range(self.copy_range)?;
         if let Some(bytes) = self.nlbufsiz {
             let (min, max) = (LogBuilder::min_nlbufsiz(), LogBuilder::MAX_NLBUFSIZ);
             if !(min..=max).contains(&bytes) {
@@ -341,7 +334,6 @@ impl LogBuilder {
     /// two.
     fn datagram_size(&self) -> usize {
         let copy = match self.copy_mode {
-            CopyMode::Packet if self.copy_range == 0 => MAX_COPY_RANGE,
             CopyMode::Packet => self.copy_range,
             _ => 0,
         };
@@ -353,7 +345,7 @@ impl LogBuilder {
     /// Opens the socket, binds every group and configures it.
     ///
     /// # Errors
-    /// [`Error::OutOfRange`] for no group, a copy range over [`MAX_COPY_RANGE`], an
+    /// [`Error::OutOfRange`] for no group, a copy range over 0xffff, an
     /// `nlbufsiz` outside [`min_nlbufsiz`](LogBuilder::min_nlbufsiz)`..=`[`MAX_NLBUFSIZ`](LogBuilder::MAX_NLBUFSIZ)
     /// or a timeout over [`MAX_TIMEOUT`](LogBuilder::MAX_TIMEOUT) (nothing is sent);
     /// [`Error::NotPermitted`] when another socket owns a group or the process lacks

@@ -19,9 +19,34 @@ use crate::packet::{Packet, VerdictKind};
 use crate::stop::StopHandle;
 use crate::verdicts::{Decision, Verdicts};
 
-/// The largest copy range the kernel honours (`NFQNL_MAX_COPY_RANGE`: 0xffff minus the
-/// attribute header).
+/// The largest copy range the kernel honours (`NFQNL_MAX_COPY_RANGE`, `NFULNL_COPY_RANGE_MAX`:
+/// 0xffff minus the attribute header). Ranges up to 0xffff are accepted and clamped to it, as
+/// the kernel clamps them.
 pub const MAX_COPY_RANGE: u32 = 0xffff - 4;
+
+/// The copy range a builder keeps for `range`: 0 (the kernel's "everything" with
+/// [`CopyMode::Packet`]) and 65532 to 0xffff become [`MAX_COPY_RANGE`], as the kernel makes
+/// them; a larger value stays, to be refused when the builder opens.
+pub(crate) fn clamp_copy_range(range: u32) -> u32 {
+    match range {
+        0 => MAX_COPY_RANGE,
+        r if r <= 0xffff => r.min(MAX_COPY_RANGE),
+        r => r,
+    }
+}
+
+/// [`Error::OutOfRange`] for a copy range over 0xffff (a kept one, see [`clamp_copy_range`]).
+pub(crate) fn check_copy_range(range: u32) -> Result<()> {
+    if range > MAX_COPY_RANGE {
+        return Err(Error::OutOfRange {
+            what: "copy range",
+            value: range.into(),
+            min: 0,
+            max: 0xffff,
+        });
+    }
+    Ok(())
+}
 
 /// Room for the headers and attributes around a copied payload in one message.
 const MESSAGE_OVERHEAD: usize = 4096;
@@ -65,12 +90,14 @@ impl QueueBuilder {
         }
     }
 
-    /// What is copied of each packet, and at most how many bytes (up to
-    /// [`MAX_COPY_RANGE`]). A range smaller than a packet cuts its payload; the packet then
-    /// tells its real length ([`Packet::cap_len`]).
+    /// What is copied of each packet, and at most how many bytes: up to 0xffff, where 0 and
+    /// everything over [`MAX_COPY_RANGE`] mean [`MAX_COPY_RANGE`] (the whole packet), as the
+    /// kernel takes them; python-netfilterqueue's default `range=65535` works as is. A range
+    /// smaller than a packet cuts its payload; the packet then tells its real length
+    /// ([`Packet::cap_len`]). The range matters only with [`CopyMode::Packet`].
     pub fn copy(mut self, mode: CopyMode, range: u32) -> QueueBuilder {
         self.copy_mode = mode;
-        self.copy_range = range;
+        self.copy_range = clamp_copy_range(range);
         self
     }
 
@@ -181,18 +208,11 @@ impl QueueBuilder {
     /// Opens the socket, binds every queue and configures it.
     ///
     /// # Errors
-    /// [`Error::OutOfRange`] for a copy range over [`MAX_COPY_RANGE`] or an empty queue range
-    /// (nothing is sent); [`Error::NotPermitted`] when another socket owns a queue or the
+    /// [`Error::OutOfRange`] for a copy range over 0xffff or an empty queue range (nothing is
+    /// sent); [`Error::NotPermitted`] when another socket owns a queue or the
     /// process lacks `CAP_NET_ADMIN`; [`Error::Unsupported`] for a flag the kernel lacks.
     pub fn open(self) -> Result<Queue> {
-        if self.copy_range > MAX_COPY_RANGE {
-            return Err(Error::OutOfRange {
-                what: "copy range",
-                value: self.copy_range.into(),
-                min: 0,
-                max: MAX_COPY_RANGE.into(),
-            });
-        }
+        check_copy_range(self.copy_range)?;
         if self.queues.is_empty() {
             return Err(Error::OutOfRange {
                 what: "queue range end",

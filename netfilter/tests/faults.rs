@@ -307,11 +307,15 @@ fn without_cap_net_admin_the_error_says_what_is_needed() {
 fn bad_queue_input_is_refused_before_anything_is_sent() {
     let (kernel, transport) = FakeKernel::new().expect("fake");
     let err = Queue::builder(1)
-        .copy(netfilter::CopyMode::Packet, MAX_COPY_RANGE + 1)
+        .copy(netfilter::CopyMode::Packet, 0x1_0000)
         .transport(transport)
         .open()
         .expect_err("copy range");
     assert_eq!(out_of_range(&err), Some("copy range"), "{err}");
+    assert!(
+        matches!(err, Error::OutOfRange { max: 0xffff, .. }),
+        "{err}"
+    );
     assert_eq!(kernel.datagrams(), 0, "nothing sent");
 
     let (kernel, transport) = FakeKernel::new().expect("fake");
@@ -322,6 +326,33 @@ fn bad_queue_input_is_refused_before_anything_is_sent() {
         .expect_err("empty range");
     assert_eq!(out_of_range(&err), Some("queue range end"), "{err}");
     assert_eq!(kernel.datagrams(), 0, "nothing sent");
+
+    // Copy ranges up to 0xffff (python-netfilterqueue's and go-nfqueue's 65535) and 0 mean
+    // the whole packet, as the kernel clamps them.
+    for range in [0, MAX_COPY_RANGE + 1, 0xffff] {
+        let (kernel, transport) = FakeKernel::new().expect("fake");
+        let _queue = Queue::builder(2)
+            .copy(netfilter::CopyMode::Packet, range)
+            .transport(transport)
+            .open()
+            .expect("clamped");
+        assert_eq!(
+            kernel.config(2).map(|c| c.copy_range),
+            Some(MAX_COPY_RANGE),
+            "{range}"
+        );
+        let (kernel, transport) = FakeKernel::new().expect("fake");
+        let _log = LogGroup::builder(2)
+            .copy(netfilter::CopyMode::Packet, range)
+            .transport(transport)
+            .open()
+            .expect("clamped");
+        assert_eq!(
+            kernel.log_config(2).map(|c| c.copy_range),
+            Some(MAX_COPY_RANGE),
+            "{range}"
+        );
+    }
 
     // The largest copy range and the whole range of numbers are fine.
     let (kernel, transport) = FakeKernel::new().expect("fake");
@@ -412,7 +443,7 @@ fn bad_log_input_is_refused_before_anything_is_sent() {
     let cases: Vec<(&str, Change)> = vec![
         (
             "copy range",
-            Box::new(|b| b.copy(netfilter::CopyMode::Packet, MAX_COPY_RANGE + 1)),
+            Box::new(|b| b.copy(netfilter::CopyMode::Packet, 0x1_0000)),
         ),
         ("nlbufsiz", Box::new(move |b| b.nlbufsiz(min - 1))),
         ("nlbufsiz", Box::new(|b| b.nlbufsiz(u32::MAX))),

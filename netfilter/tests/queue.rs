@@ -291,6 +291,27 @@ fn copy_range_cuts_and_cap_len_tells() {
 }
 
 #[test]
+fn copy_ranges_of_0_and_0xffff_copy_whole_packets() {
+    let sandbox = sandbox_or_skip!();
+    for (num, range) in [(21u16, 0u32), (22, 0xffff)] {
+        let port = 9300 + num;
+        queue_rule(&sandbox, num, port);
+        let mut queue = open(&sandbox, || {
+            Queue::builder(num).copy(netfilter::CopyMode::Packet, range)
+        });
+        assert_eq!(
+            queue_row(&sandbox, num).copy_range,
+            netfilter::MAX_COPY_RANGE
+        );
+        udp_send(&sandbox, local(port), &[5u8; 6000]).expect("send");
+        let packet = next(&mut queue);
+        assert_eq!(packet.payload().len(), 6028, "range {range}: all of it");
+        assert!(!packet.is_truncated());
+        packet.accept().expect("accept");
+    }
+}
+
+#[test]
 fn ipv6_and_hardware_addresses_on_input() {
     let hosts = sandbox_or_skip!(TwoHosts::new());
     Rule::queue(13)
