@@ -357,6 +357,45 @@ impl Packet {
         Ok(())
     }
 
+    /// The mark [`Packet::set_mark`] set for the verdict, if any ([`Packet::mark`] stays the
+    /// mark the packet came with).
+    pub fn pending_mark(&self) -> Option<u32> {
+        self.pending.mark
+    }
+
+    /// The priority [`Packet::set_priority`] set for the verdict, if any.
+    pub fn pending_priority(&self) -> Option<u32> {
+        self.pending.priority
+    }
+
+    /// The payload [`Packet::set_payload`] set for the verdict, if any ([`Packet::payload`]
+    /// stays the packet as it came). python-netfilterqueue's `get_payload()` after
+    /// `set_payload` is `packet.pending_payload().map_or(packet.payload(), |p| p)`.
+    ///
+    /// ```
+    /// use netfilter::Queue;
+    /// use netfilter_testkit::fake::FakeKernel;
+    /// use netfilter_testkit::synth::QueuePacketBuilder;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (kernel, transport) = FakeKernel::new()?;
+    /// let mut queue = Queue::builder(0).transport(transport).open()?;
+    /// kernel.queue_packet(QueuePacketBuilder::ipv4(0).mark(3).payload(vec![0x45; 20]))?;
+    /// let mut packet = queue.recv()?;
+    /// assert_eq!((packet.pending_payload(), packet.pending_mark()), (None, None));
+    /// packet.set_payload(vec![0x45; 24])?;
+    /// packet.set_mark(7);
+    /// assert_eq!(packet.pending_payload().map(|p| p.len()), Some(24));
+    /// assert_eq!((packet.mark(), packet.pending_mark()), (3, Some(7)));
+    /// assert_eq!(packet.payload().len(), 20);
+    /// packet.accept()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn pending_payload(&self) -> Option<&[u8]> {
+        self.pending.payload.as_deref()
+    }
+
     /// Accepts the packet (with what `set_mark`/`set_payload` set).
     ///
     /// # Errors
