@@ -439,6 +439,14 @@ impl AsRawFd for NetlinkSocket {
     }
 }
 
+/// The socket's descriptor, to hand to another owner (e.g. `netfilter`'s builders' `socket`,
+/// or a Unix socket to another process); [`NetlinkSocket::from_fd`] takes it back.
+impl From<NetlinkSocket> for OwnedFd {
+    fn from(socket: NetlinkSocket) -> OwnedFd {
+        socket.fd
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

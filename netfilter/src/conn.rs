@@ -59,32 +59,6 @@ impl Namespace {
         })
     }
 
-    /// The transport a queue or log group uses: `custom` when given (a fake kernel), else a
-    /// netlink socket opened here with the receive buffer and overrun options applied.
-    pub(crate) fn transport(
-        &self,
-        custom: Option<Box<dyn Transport>>,
-        recv_buffer: Option<u32>,
-        report_overruns: bool,
-    ) -> Result<Link> {
-        if let Some(custom) = custom {
-            return Ok(Link::Custom(custom));
-        }
-        let socket = self.open_socket()?;
-        if let Some(bytes) = recv_buffer {
-            // Forced past net.core.rmem_max when permitted, else capped by it.
-            if let Err(netfilter_safe::Error::NotPermitted { .. }) =
-                socket.set_recv_buffer_size(bytes, true)
-            {
-                socket.set_recv_buffer_size(bytes, false)?;
-            }
-        }
-        if !report_overruns {
-            socket.set_no_enobufs(true)?;
-        }
-        Ok(Link::Socket(socket))
-    }
-
     /// Opens a netlink socket there.
     fn open_socket(&self) -> Result<NetlinkSocket> {
         let socket = match self {
@@ -100,6 +74,73 @@ impl Namespace {
         };
         Ok(socket?)
     }
+}
+
+/// Where a queue's or log group's connection comes from, as its builder was told: the last of
+/// `namespace`, `socket` and `transport` called.
+#[derive(Debug)]
+pub(crate) enum Source {
+    /// A netlink socket opened in this namespace.
+    Namespace(Namespace),
+    /// This netlink socket, adopted.
+    Socket(OwnedFd),
+    /// A custom transport (the testkit's fake kernel).
+    Transport(Box<dyn Transport>),
+}
+
+impl Default for Source {
+    fn default() -> Source {
+        Source::Namespace(Namespace::Current)
+    }
+}
+
+impl Source {
+    /// The link, with the receive buffer and overrun options applied to a netlink socket, and
+    /// the socket's network namespace (for procfs rows and interface names; `None` over a
+    /// custom transport, or for an adopted socket whose namespace the kernel does not tell).
+    pub(crate) fn open(
+        self,
+        recv_buffer: Option<u32>,
+        report_overruns: bool,
+    ) -> Result<(Link, Option<OwnedFd>)> {
+        let (socket, netns) = match self {
+            Source::Transport(custom) => return Ok((Link::Custom(custom), None)),
+            Source::Namespace(namespace) => {
+                let netns = namespace.fd()?;
+                (namespace.open_socket()?, Some(netns))
+            }
+            Source::Socket(fd) => {
+                let socket = NetlinkSocket::from_fd(fd)?;
+                let netns = socket_netns(socket.fd());
+                (socket, netns)
+            }
+        };
+        if let Some(bytes) = recv_buffer {
+            // Forced past net.core.rmem_max when permitted, else capped by it.
+            if let Err(netfilter_safe::Error::NotPermitted { .. }) =
+                socket.set_recv_buffer_size(bytes, true)
+            {
+                socket.set_recv_buffer_size(bytes, false)?;
+            }
+        }
+        if !report_overruns {
+            socket.set_no_enobufs(true)?;
+        }
+        Ok((Link::Socket(socket), netns))
+    }
+}
+
+/// `SIOCGSKNS` (`linux/sockios.h`): a descriptor of a socket's network namespace.
+const SIOCGSKNS: libc::c_ulong = 0x894C;
+
+/// The network namespace of `socket` (`SIOCGSKNS`, Linux 4.9+; needs `CAP_NET_ADMIN` over
+/// it), `None` when the kernel does not tell.
+fn socket_netns(socket: BorrowedFd<'_>) -> Option<OwnedFd> {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    // SAFETY: SIOCGSKNS takes no argument and returns a new descriptor or -1.
+    let fd = unsafe { libc::ioctl(socket.as_raw_fd(), SIOCGSKNS) };
+    // SAFETY: a non-negative result is a fresh descriptor that nothing else owns.
+    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// What a connection talks through: a netlink socket, received from in batches straight into

@@ -109,7 +109,9 @@ use netfilter_safe::wire::uapi as sys;
 use netfilter_safe::wire::{self, LogConfig, LogMode, NlMsg, Vlan};
 use netfilter_safe::{CopyMode, Family, Hook};
 
-use crate::conn::{self, Conn, Inbox, Namespace, in_namespace, interface_name, request_header};
+use crate::conn::{
+    self, Conn, Inbox, Namespace, Source, in_namespace, interface_name, request_header,
+};
 use crate::error::{Error, Result};
 use crate::packet::system_time;
 use crate::queue::{MAX_COPY_RANGE, check_copy_range, clamp_copy_range};
@@ -154,8 +156,7 @@ pub struct LogBuilder {
     flags: LogFlags,
     recv_buffer: Option<u32>,
     report_overruns: bool,
-    namespace: Namespace,
-    transport: Option<Box<dyn Transport>>,
+    source: Source,
 }
 
 impl LogBuilder {
@@ -179,8 +180,7 @@ impl LogBuilder {
             flags: LogFlags::empty(),
             recv_buffer: None,
             report_overruns: true,
-            namespace: Namespace::Current,
-            transport: None,
+            source: Source::default(),
         }
     }
 
@@ -293,14 +293,42 @@ impl LogBuilder {
     /// Open the socket in another network namespace: the groups, rules and traffic are
     /// those of that namespace.
     pub fn namespace(mut self, namespace: Namespace) -> LogBuilder {
-        self.namespace = namespace;
+        self.source = Source::Namespace(namespace);
+        self
+    }
+
+    /// Use this open `NETLINK_NETFILTER` socket instead of opening one
+    /// (python-netfilterqueue's `NetfilterQueue(sockfd=…)`): typically made in another
+    /// network namespace, by a helper that entered it or passed it over a Unix socket, so that
+    /// this process serves that namespace without entering it. Replaces
+    /// [`LogBuilder::namespace`] and [`LogBuilder::transport`]; the socket options
+    /// ([`recv_buffer`](LogBuilder::recv_buffer), overrun reporting) are applied to it. The
+    /// socket's namespace, for the procfs rows and interface names, is asked of the kernel
+    /// (`SIOCGSKNS`, which needs `CAP_NET_ADMIN` over it); when it does not tell, rows are
+    /// empty and interface names `None`.
+    ///
+    /// ```no_run
+    /// use std::os::fd::OwnedFd;
+    /// use netfilter::{LogGroup, safe::transport::NetlinkSocket};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// // A socket opened in another namespace (here by this process, for the example).
+    /// let ns = std::fs::File::open("/run/netns/blue")?;
+    /// let socket: OwnedFd = NetlinkSocket::open_in_netns(std::os::fd::AsFd::as_fd(&ns))?.into();
+    /// let group = LogGroup::builder(1).socket(socket).open()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn socket(mut self, socket: OwnedFd) -> LogBuilder {
+        self.source = Source::Socket(socket);
         self
     }
 
     /// Use `transport` instead of a netlink socket: the testkit's fake kernel, for tests
-    /// without privileges. Overrides [`LogBuilder::namespace`] and the socket options.
+    /// without privileges. Replaces [`LogBuilder::namespace`] and [`LogBuilder::socket`]; the socket
+    /// options do not apply.
     pub fn transport(mut self, transport: impl Transport + 'static) -> LogBuilder {
-        self.transport = Some(Box::new(transport));
+        self.source = Source::Transport(Box::new(transport));
         self
     }
 
@@ -354,13 +382,7 @@ impl LogBuilder {
     pub fn open(self) -> Result<LogGroup> {
         let timeout = self.check()?;
         let size = self.datagram_size();
-        let netns = match self.transport {
-            Some(_) => None,
-            None => Some(self.namespace.fd()?),
-        };
-        let transport =
-            self.namespace
-                .transport(self.transport, self.recv_buffer, self.report_overruns)?;
+        let (transport, netns) = self.source.open(self.recv_buffer, self.report_overruns)?;
         let mut log = LogGroup {
             netns,
             conn: Conn::new(transport),

@@ -13,7 +13,9 @@ use netfilter_safe::transport::Transport;
 use netfilter_safe::wire::uapi as sys;
 use netfilter_safe::wire::{self, NlMsg, QueueCmd, QueueConfig, QueueParams};
 
-use crate::conn::{self, Conn, Inbox, Namespace, in_namespace, interface_name, request_header};
+use crate::conn::{
+    self, Conn, Inbox, Namespace, Source, in_namespace, interface_name, request_header,
+};
 use crate::error::{Error, Result};
 use crate::packet::{Packet, VerdictKind};
 use crate::stop::StopHandle;
@@ -69,8 +71,7 @@ pub struct QueueBuilder {
     report_overruns: bool,
     batching: bool,
     default_verdict: VerdictKind,
-    namespace: Namespace,
-    transport: Option<Box<dyn Transport>>,
+    source: Source,
 }
 
 impl QueueBuilder {
@@ -85,8 +86,7 @@ impl QueueBuilder {
             report_overruns: true,
             batching: true,
             default_verdict: VerdictKind::Drop,
-            namespace: Namespace::Current,
-            transport: None,
+            source: Source::default(),
         }
     }
 
@@ -194,14 +194,42 @@ impl QueueBuilder {
 
     /// Open the socket in another network namespace.
     pub fn namespace(mut self, namespace: Namespace) -> QueueBuilder {
-        self.namespace = namespace;
+        self.source = Source::Namespace(namespace);
+        self
+    }
+
+    /// Use this open `NETLINK_NETFILTER` socket instead of opening one
+    /// (python-netfilterqueue's `NetfilterQueue(sockfd=…)`): typically made in another
+    /// network namespace, by a helper that entered it or passed it over a Unix socket, so that
+    /// this process serves that namespace without entering it. Replaces
+    /// [`QueueBuilder::namespace`] and [`QueueBuilder::transport`]; the socket options
+    /// ([`recv_buffer`](QueueBuilder::recv_buffer), overrun reporting) are applied to it. The
+    /// socket's namespace, for the procfs rows and interface names, is asked of the kernel
+    /// (`SIOCGSKNS`, which needs `CAP_NET_ADMIN` over it); when it does not tell, rows are
+    /// empty and interface names `None`.
+    ///
+    /// ```no_run
+    /// use std::os::fd::OwnedFd;
+    /// use netfilter::{Queue, safe::transport::NetlinkSocket};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// // A socket opened in another namespace (here by this process, for the example).
+    /// let ns = std::fs::File::open("/run/netns/blue")?;
+    /// let socket: OwnedFd = NetlinkSocket::open_in_netns(std::os::fd::AsFd::as_fd(&ns))?.into();
+    /// let group = Queue::builder(1).socket(socket).open()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn socket(mut self, socket: OwnedFd) -> QueueBuilder {
+        self.source = Source::Socket(socket);
         self
     }
 
     /// Use `transport` instead of a netlink socket: the testkit's fake kernel, for tests
-    /// without privileges. Overrides [`QueueBuilder::namespace`] and the socket options.
+    /// without privileges. Replaces [`QueueBuilder::namespace`] and [`QueueBuilder::socket`]; the socket
+    /// options do not apply.
     pub fn transport(mut self, transport: impl Transport + 'static) -> QueueBuilder {
-        self.transport = Some(Box::new(transport));
+        self.source = Source::Transport(Box::new(transport));
         self
     }
 
@@ -221,13 +249,7 @@ impl QueueBuilder {
                 max: u16::MAX.into(),
             });
         }
-        let netns = match self.transport {
-            Some(_) => None,
-            None => Some(self.namespace.fd()?),
-        };
-        let transport =
-            self.namespace
-                .transport(self.transport, self.recv_buffer, self.report_overruns)?;
+        let (transport, netns) = self.source.open(self.recv_buffer, self.report_overruns)?;
         let numbers: Vec<u16> = self.queues.clone().collect();
         let copy_range = match self.copy_mode {
             CopyMode::Packet => self.copy_range as usize,

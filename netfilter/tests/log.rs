@@ -76,6 +76,25 @@ fn prefix_payload_and_metadata() {
 }
 
 #[test]
+fn a_log_group_on_a_socket_made_in_another_namespace() {
+    let sandbox = sandbox_or_skip!();
+    log_rule(&sandbox, 34, 9434, "adopted");
+    let socket: std::os::fd::OwnedFd = sandbox
+        .run(netfilter::safe::transport::NetlinkSocket::open)
+        .expect("a socket in the sandbox")
+        .into();
+    let mut log = LogGroup::builder(34)
+        .qthresh(1)
+        .socket(socket)
+        .open()
+        .expect("open");
+    udp_send(&sandbox, local(9434), b"x").expect("send");
+    assert_eq!(next(&mut log).prefix(), Some("adopted"));
+    let rows = log.rows().expect("rows");
+    assert_eq!(rows.iter().map(|r| r.group).collect::<Vec<_>>(), [34]);
+}
+
+#[test]
 fn sequence_numbers_only_with_the_flags() {
     let sandbox = sandbox_or_skip!();
     log_rule(&sandbox, 32, 9402, "plain");

@@ -390,6 +390,39 @@ fn a_queue_served_from_another_namespace() {
 }
 
 #[test]
+fn a_queue_on_a_socket_made_in_another_namespace() {
+    let sandbox = sandbox_or_skip!();
+    queue_rule(&sandbox, 23, 9323);
+    // python-netfilterqueue's sockfd=: the socket comes from the sandbox, the queue lives
+    // here, in the test's own namespace.
+    let socket: std::os::fd::OwnedFd = sandbox
+        .run(netfilter::safe::transport::NetlinkSocket::open)
+        .expect("a socket in the sandbox")
+        .into();
+    let mut queue = Queue::builder(23)
+        .socket(socket)
+        .recv_buffer(1 << 20)
+        .open()
+        .expect("open");
+    let receiver = UdpReceiver::bind(&sandbox, local(9323)).expect("receiver");
+    udp_send(&sandbox, local(9323), b"adopted").expect("send");
+    next(&mut queue).accept().expect("accept");
+    assert_eq!(receiver.recv(WAIT).expect("delivered").0, b"adopted");
+    // Its procfs rows are those of the socket's namespace, not this one's.
+    let rows = queue.stats().expect("stats").rows;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].queue_number, 23);
+
+    // A descriptor that is not a netfilter netlink socket is refused.
+    let not_netlink = std::fs::File::open("/dev/null").expect("/dev/null");
+    let err = Queue::builder(24)
+        .socket(not_netlink.into())
+        .open()
+        .expect_err("not a socket");
+    assert!(matches!(err, Error::Safe(_)), "{err}");
+}
+
+#[test]
 fn batching_coalesces_and_can_be_switched_off() {
     let sandbox = sandbox_or_skip!();
     queue_rule(&sandbox, 16, 9316);
