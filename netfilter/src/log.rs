@@ -54,22 +54,23 @@
 //! # Overruns and lost messages
 //!
 //! When the socket's receive buffer is full, the kernel drops what it cannot deliver and the
-//! next receive fails with `ENOBUFS`. Two typed, non-fatal events tell about it (both are
-//! [`Error::Overrun`]; [`LogGroup::run`] skips them, every other receive returns them once and
-//! goes on receiving on the next call):
+//! next receive fails with `ENOBUFS`. Each overrun is one typed, non-fatal event,
+//! [`Error::Overrun`] ([`LogGroup::run`] skips it; every other receive returns it once and
+//! goes on receiving on the next call), as for queues:
 //!
-//! - `Error::Overrun { lost: None }`: the kernel's `ENOBUFS` notice, returned as soon as it is
-//!   read. It comes *before* the datagrams that were still waiting in the buffer, so it cannot
-//!   know how many messages are gone.
-//! - `Error::Overrun { lost: Some(n) }`, with [`LogFlags::SEQ`] only: the group's sequence
-//!   numbers show that `n` messages are missing. It is returned just before the packet that
-//!   revealed the gap (the first packet of that group received after the loss), which comes
-//!   out on the next call and tells the same count in [`LogPacket::lost_before`]. Summing the
-//!   `Some(n)` events gives the exact number of messages lost.
+//! - With [`LogFlags::SEQ`], `Error::Overrun { lost: Some(n) }`: the group's sequence numbers
+//!   show that `n` messages are missing. It is returned just before the packet that revealed
+//!   the gap (the first packet of that group received after the loss), which comes out on the
+//!   next call and tells the same count in [`LogPacket::lost_before`]. The kernel's `ENOBUFS`
+//!   notice itself is not returned: it comes *before* the datagrams still waiting in the
+//!   buffer, when the count cannot be known yet. Summing the events gives the exact number of
+//!   messages lost; a loss is reported once the group's next message arrives.
+//! - Without it, `Error::Overrun { lost: None }`: the `ENOBUFS` notice, returned as soon as it
+//!   is read ([`LogGroup::socket_drops`] counts the datagrams dropped).
 //!
 //! With [`LogBuilder::report_overruns`]`(false)` the socket stops receiving `ENOBUFS`
-//! (`NETLINK_NO_ENOBUFS`) and neither event is returned; [`LogPacket::lost_before`] still
-//! counts the gaps.
+//! (`NETLINK_NO_ENOBUFS`) and no event is returned; [`LogPacket::lost_before`] still counts
+//! the gaps.
 //!
 //! [`LogFlags::SEQ_GLOBAL`] alone does not count losses: the global numbers are shared by
 //! every group of the network namespace that has the flag, so a gap in them is not a loss.
@@ -388,7 +389,7 @@ impl LogBuilder {
             conn: Conn::new(transport),
             groups: Vec::with_capacity(self.groups.len()),
             inbox: Inbox::new(size, self.report_overruns),
-            seqs: SeqTracker::new(self.report_overruns),
+            seqs: SeqTracker::new(self.report_overruns, self.flags.contains(LogFlags::SEQ)),
         };
         let mode = LogMode {
             copy_range: self.copy_range,
@@ -441,17 +442,36 @@ struct SeqTracker {
     next: BTreeMap<u16, u32>,
     /// Whether a gap is reported (as [`Error::Overrun`]) before the message that revealed it.
     report: bool,
+    /// Whether the groups' messages are numbered ([`LogFlags::SEQ`]), so that every loss
+    /// shows as a gap.
+    numbered: bool,
     /// The gap just reported: the message that revealed it comes next (again), with this
     /// count, and is not reported a second time.
     reported: Option<u32>,
 }
 
 impl SeqTracker {
-    fn new(report: bool) -> SeqTracker {
+    fn new(report: bool, numbered: bool) -> SeqTracker {
         SeqTracker {
             next: BTreeMap::new(),
             report,
+            numbered,
             reported: None,
+        }
+    }
+
+    /// Whether each overrun is reported as the gap it leaves, with its count: then the
+    /// kernel's `ENOBUFS` notice, which comes before the count is known, is not reported too.
+    fn counts_overruns(&self) -> bool {
+        self.report && self.numbered
+    }
+
+    /// `received`, with the `ENOBUFS` notice taken for "something came" (the datagrams that
+    /// were waiting come next) when the gap will report the overrun.
+    fn received(&self, received: Result<bool>) -> Result<bool> {
+        match received {
+            Err(Error::Overrun { lost: None }) if self.counts_overruns() => Ok(true),
+            other => other,
         }
     }
 
@@ -634,10 +654,18 @@ impl LogGroup {
         mut f: impl FnMut(&LogPacketRef<'_>),
     ) -> Result<usize> {
         let handed = self.hand_kept(&mut f)?;
-        if handed > 0 || !self.inbox.receive_lent(&self.conn, timeout)? {
+        if handed > 0 {
             return Ok(handed);
         }
-        self.hand_lent(&mut f)
+        loop {
+            match self.inbox.receive_lent(&self.conn, timeout) {
+                Ok(true) => return self.hand_lent(&mut f),
+                Ok(false) => return Ok(0),
+                // The datagrams that were waiting come next; the gap reports the overrun.
+                Err(Error::Overrun { lost: None }) if self.seqs.counts_overruns() => {}
+                Err(err) => return Err(err),
+            }
+        }
     }
 
     /// Receives one datagram if one is waiting and hands its packets to `f`, lent: `None`
@@ -648,7 +676,8 @@ impl LogGroup {
         &mut self,
         f: &mut impl FnMut(&LogPacketRef<'_>),
     ) -> Result<Option<usize>> {
-        if !self.inbox.receive_lent(&self.conn, Some(Duration::ZERO))? {
+        let received = self.inbox.receive_lent(&self.conn, Some(Duration::ZERO));
+        if !self.seqs.received(received)? {
             return Ok(None);
         }
         self.hand_lent(f).map(Some)
@@ -801,7 +830,8 @@ impl LogGroup {
     /// the datagrams already waiting behind the first but never waits for more: with no
     /// verdicts to gather, draining the socket would only cost a failing receive.
     pub(crate) fn receive(&mut self, timeout: Option<Duration>) -> Result<bool> {
-        self.inbox.receive(&self.conn, timeout, false)
+        let received = self.inbox.receive(&self.conn, timeout, false);
+        self.seqs.received(received)
     }
 
     fn set_flags(&mut self, group: u16, flags: LogFlags) -> Result<()> {

@@ -336,13 +336,13 @@ fn an_overrun_is_reported_with_the_lost_count_and_survived() {
     for _ in 0..BURST {
         sender.send_to(&[7u8; 1000], local(9412)).expect("send");
     }
-    match log.recv_timeout(WAIT) {
-        Err(Error::Overrun { lost: None }) => {}
-        other => panic!("expected the ENOBUFS notice first, got {other:?}"),
-    }
-    // The loop goes on: the messages that fitted come out, numbered from 0 without gaps.
+    // The messages that fitted come out, numbered from 0 without gaps; the ENOBUFS notice
+    // before them is not an event of its own (the gap will tell, with the count).
     let mut delivered = Vec::new();
-    while let Some(packet) = log.recv_timeout(Duration::from_millis(300)).expect("recv") {
+    while let Some(packet) = log
+        .recv_timeout(Duration::from_millis(300))
+        .expect("no event before the count is known")
+    {
         delivered.push(packet.seq().expect("seq"));
     }
     let fitted = delivered.len() as u32;
@@ -352,7 +352,7 @@ fn an_overrun_is_reported_with_the_lost_count_and_survived() {
         log.socket_drops().expect("drops") > 0,
         "the socket counted its drops"
     );
-    // The next message shows the gap: its count comes first, then the message itself.
+    // The next message shows the gap: the one event, with its count, then the message.
     udp_send(&sandbox, local(9412), b"again").expect("send");
     let lost = BURST - fitted;
     match log.recv_timeout(WAIT) {
@@ -481,6 +481,29 @@ fn fake_seq_log(group: u16) -> (FakeKernel, LogGroup) {
 }
 
 #[test]
+fn without_sequence_numbers_an_overrun_is_the_enobufs_notice_once() {
+    let (kernel, transport) = FakeKernel::new().expect("fake kernel");
+    let mut log = LogGroup::builder(8)
+        .transport(transport)
+        .open()
+        .expect("open");
+    kernel.overrun();
+    kernel
+        .log_packet(LogPacketBuilder::ipv4(8).payload(b"after".to_vec()))
+        .expect("log");
+    let mut events = Vec::new();
+    for _ in 0..2 {
+        events.push(match log.recv_timeout(WAIT) {
+            Ok(Some(p)) => format!("lost {:?}", p.lost_before()),
+            Ok(None) => "nothing".to_owned(),
+            Err(Error::Overrun { lost }) => format!("overrun {lost:?}"),
+            Err(err) => panic!("{err}"),
+        });
+    }
+    assert_eq!(events, ["overrun None", "lost None"]);
+}
+
+#[test]
 fn fake_kernel_batches_gaps_and_odd_prefixes() {
     let (kernel, mut log) = fake_seq_log(9);
     // A batch: three messages and NLMSG_DONE in one datagram.
@@ -498,27 +521,20 @@ fn fake_kernel_batches_gaps_and_odd_prefixes() {
         log.try_recv().expect("recv").is_none(),
         "NLMSG_DONE is no packet"
     );
-    // An overrun notice, then a gap of two: the notice, the count, then the packet.
+    // An overrun notice, then a gap of two: one event with the count, then the packet.
     kernel.overrun();
     kernel
         .log_packet(LogPacketBuilder::ipv4(9).seq(5))
         .expect("log");
     let mut events = Vec::new();
-    for item in log.incoming().take(3) {
+    for item in log.incoming().take(2) {
         events.push(match item {
             Ok(p) => format!("seq {:?} lost {:?}", p.seq(), p.lost_before()),
             Err(Error::Overrun { lost }) => format!("overrun {lost:?}"),
             Err(err) => panic!("{err}"),
         });
     }
-    assert_eq!(
-        events,
-        [
-            "overrun None",
-            "overrun Some(2)",
-            "seq Some(5) lost Some(2)"
-        ]
-    );
+    assert_eq!(events, ["overrun Some(2)", "seq Some(5) lost Some(2)"]);
     // A prefix that is not UTF-8: lossy text, exact bytes.
     kernel
         .log_packet(
@@ -617,22 +633,22 @@ fn fake_kernel_recv_batch_reports_gaps_and_errors_in_their_turn() {
         .recv_batch(Some(WAIT), |p| seqs.push(p.seq()))
         .expect("batch");
     assert_eq!((n, &seqs[..]), (3, &[Some(0), Some(1), Some(2)][..]));
-    // The ENOBUFS notice, then a gap of two: each an error of its own call, then the packet
-    // that revealed the gap, with the count.
+    // The ENOBUFS notice, then a gap of two: one event with the count, then the packet that
+    // revealed the gap, with the count.
     kernel.overrun();
     kernel
         .log_packet(LogPacketBuilder::ipv4(9).seq(5))
         .expect("log");
     let mut lent = Vec::new();
     let mut events = Vec::new();
-    for _ in 0..3 {
+    for _ in 0..2 {
         match log.recv_batch(Some(WAIT), |p| lent.push((p.seq(), p.lost_before()))) {
             Ok(n) => events.push(format!("{n} packet(s)")),
             Err(Error::Overrun { lost }) => events.push(format!("overrun {lost:?}")),
             Err(err) => panic!("{err}"),
         }
     }
-    assert_eq!(events, ["overrun None", "overrun Some(2)", "1 packet(s)"]);
+    assert_eq!(events, ["overrun Some(2)", "1 packet(s)"]);
     assert_eq!(lent, [(Some(5), Some(2))]);
     // A malformed message between two good ones: the first is lent, the call returns the
     // error, the next call lends the third.
