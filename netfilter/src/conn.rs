@@ -369,6 +369,13 @@ impl Inbox {
         }
     }
 
+    /// Makes room for datagrams of up to `size` bytes from now on (those received are kept).
+    pub(crate) fn reserve(&mut self, size: usize) {
+        if size > self.slabs.slot() {
+            self.slabs = Slabs::new(size);
+        }
+    }
+
     /// Sends a request and waits for its answer; see [`Conn::request`].
     pub(crate) fn request(
         &mut self,

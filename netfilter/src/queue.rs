@@ -251,10 +251,6 @@ impl QueueBuilder {
         }
         let (transport, netns) = self.source.open(self.recv_buffer, self.report_overruns)?;
         let numbers: Vec<u16> = self.queues.clone().collect();
-        let copy_range = match self.copy_mode {
-            CopyMode::Packet => self.copy_range as usize,
-            _ => 0,
-        };
         let mut queue = Queue {
             shared: Arc::new(Shared {
                 conn: Conn::new(transport),
@@ -264,27 +260,18 @@ impl QueueBuilder {
                 closed: AtomicBool::new(false),
             }),
             numbers,
-            inbox: Inbox::new(copy_range + MESSAGE_OVERHEAD, self.report_overruns),
+            inbox: Inbox::new(MESSAGE_OVERHEAD, self.report_overruns),
             batching: self.batching,
             netns,
         };
         for num in self.queues {
             queue.bind(num)?;
-            queue.configure(num, |c| {
-                c.params = Some(QueueParams {
-                    copy_range: self.copy_range,
-                    copy_mode: self.copy_mode.raw(),
-                })
-            })?;
-            if let Some(maxlen) = self.maxlen {
-                queue.configure(num, |c| c.queue_maxlen = Some(maxlen))?;
-            }
-            let all = QueueFlags::all().bits();
-            queue.configure(num, |c| {
-                c.mask = Some(all);
-                c.flags = Some(self.flags.bits());
-            })?;
         }
+        queue.set_copy(self.copy_mode, self.copy_range)?;
+        if let Some(maxlen) = self.maxlen {
+            queue.set_max_len(maxlen)?;
+        }
+        queue.set_flags(self.flags)?;
         Ok(queue)
     }
 }
@@ -506,6 +493,89 @@ impl Queue {
     /// An I/O error when the eventfd cannot be made (the first call only).
     pub fn stop_handle(&self) -> Result<StopHandle> {
         self.shared.conn.stop_handle()
+    }
+
+    /// Changes what is copied of each packet, on every queue of this socket, for the packets
+    /// queued from now on (libnetfilter_queue's `nfq_set_mode` on an open queue); the range
+    /// as for [`QueueBuilder::copy`].
+    ///
+    /// ```
+    /// use netfilter::{CopyMode, Queue};
+    /// use netfilter_testkit::fake::FakeKernel;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (kernel, transport) = FakeKernel::new()?;
+    /// let mut queue = Queue::builder(4).transport(transport).open()?;
+    /// queue.set_copy(CopyMode::Packet, 128)?; // headers only, from now on
+    /// assert_eq!(kernel.config(4).map(|c| (c.copy_mode, c.copy_range)), Some((2, 128)));
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::OutOfRange`] for a range over 0xffff (nothing is sent); the kernel's refusal.
+    pub fn set_copy(&mut self, mode: CopyMode, range: u32) -> Result<()> {
+        let range = clamp_copy_range(range);
+        check_copy_range(range)?;
+        let copied = match mode {
+            CopyMode::Packet => range as usize,
+            _ => 0,
+        };
+        self.inbox.reserve(copied + MESSAGE_OVERHEAD);
+        for num in self.numbers.clone() {
+            self.configure(num, |c| {
+                c.params = Some(QueueParams {
+                    copy_range: range,
+                    copy_mode: mode.raw(),
+                })
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Changes how many packets may wait for a verdict, on every queue of this socket (as
+    /// [`QueueBuilder::max_len`]).
+    ///
+    /// # Errors
+    /// The kernel's refusal.
+    pub fn set_max_len(&mut self, packets: u32) -> Result<()> {
+        for num in self.numbers.clone() {
+            self.configure(num, |c| c.queue_maxlen = Some(packets))?;
+        }
+        Ok(())
+    }
+
+    /// Sets the queue flags to `flags` (every flag not in it is turned off), on every queue
+    /// of this socket, for the packets queued from now on (libnetfilter_queue's
+    /// `nfq_set_queue_flags`). The builder's methods ([`QueueBuilder::fail_open`],
+    /// [`QueueBuilder::gso`], ...) set the same flags at `open`.
+    ///
+    /// ```
+    /// use netfilter::{Queue, QueueFlags};
+    /// use netfilter_testkit::fake::FakeKernel;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (kernel, transport) = FakeKernel::new()?;
+    /// let mut queue = Queue::builder(5).transport(transport).open()?;
+    /// queue.set_flags(QueueFlags::GSO | QueueFlags::FAIL_OPEN)?;
+    /// let flags = kernel.config(5).map(|c| QueueFlags::from_bits_retain(c.flags));
+    /// assert_eq!(flags, Some(QueueFlags::GSO | QueueFlags::FAIL_OPEN));
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] for a flag the kernel lacks (e.g. [`QueueFlags::CONNTRACK`]
+    /// without its conntrack glue); the kernel's refusal.
+    pub fn set_flags(&mut self, flags: QueueFlags) -> Result<()> {
+        let all = QueueFlags::all().bits();
+        for num in self.numbers.clone() {
+            self.configure(num, |c| {
+                c.mask = Some(all);
+                c.flags = Some(flags.bits());
+            })?;
+        }
+        Ok(())
     }
 
     /// The socket's descriptor, for event loops: readable when [`Queue::try_recv`] has

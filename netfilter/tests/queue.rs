@@ -312,6 +312,53 @@ fn copy_ranges_of_0_and_0xffff_copy_whole_packets() {
 }
 
 #[test]
+fn copy_mode_flags_and_length_change_on_an_open_queue() {
+    let sandbox = sandbox_or_skip!();
+    queue_rule(&sandbox, 25, 9325);
+    let mut queue = open(&sandbox, || {
+        Queue::builder(25).copy(netfilter::CopyMode::Packet, 40)
+    });
+    udp_send(&sandbox, local(9325), &[1u8; 6000]).expect("send");
+    let packet = next(&mut queue);
+    assert_eq!(packet.payload().len(), 40);
+    packet.accept().expect("accept");
+    // Wider: the receive buffer grows with it, and whole packets come.
+    queue
+        .set_copy(netfilter::CopyMode::Packet, 0xffff)
+        .expect("set copy");
+    assert_eq!(
+        queue_row(&sandbox, 25).copy_range,
+        netfilter::MAX_COPY_RANGE
+    );
+    udp_send(&sandbox, local(9325), &[2u8; 6000]).expect("send");
+    let packet = next(&mut queue);
+    assert_eq!(packet.payload().len(), 6028);
+    packet.accept().expect("accept");
+    // Metadata only.
+    queue.set_copy(netfilter::CopyMode::Meta, 0).expect("meta");
+    udp_send(&sandbox, local(9325), b"meta").expect("send");
+    let packet = next(&mut queue);
+    assert!(!packet.has_payload());
+    packet.accept().expect("accept");
+    // A queue of one packet, failing open: the second packet passes while the first waits.
+    queue.set_max_len(1).expect("max len");
+    queue
+        .set_flags(netfilter::QueueFlags::GSO | netfilter::QueueFlags::FAIL_OPEN)
+        .expect("flags");
+    let receiver = UdpReceiver::bind(&sandbox, local(9325)).expect("receiver");
+    udp_send(&sandbox, local(9325), b"held").expect("send");
+    udp_send(&sandbox, local(9325), b"passes").expect("send");
+    assert_eq!(receiver.recv(WAIT).expect("failed open").0, b"passes");
+    next(&mut queue).accept().expect("accept");
+    assert_eq!(receiver.recv(WAIT).expect("delivered").0, b"held");
+    // A flag this kernel may lack is a typed error, not a broken queue.
+    match queue.set_flags(netfilter::QueueFlags::CONNTRACK) {
+        Ok(()) | Err(Error::Unsupported { .. }) => {}
+        Err(err) => panic!("{err}"),
+    }
+}
+
+#[test]
 fn ipv6_and_hardware_addresses_on_input() {
     let hosts = sandbox_or_skip!(TwoHosts::new());
     Rule::queue(13)
