@@ -369,6 +369,11 @@ impl Inbox {
         }
     }
 
+    /// The largest datagram it takes whole.
+    pub(crate) fn slot(&self) -> usize {
+        self.slabs.slot()
+    }
+
     /// Makes room for datagrams of up to `size` bytes from now on (those received are kept).
     pub(crate) fn reserve(&mut self, size: usize) {
         if size > self.slabs.slot() {
@@ -528,11 +533,24 @@ impl Inbox {
     /// Keeps what a caller left of [`Inbox::lent`], from `from` on, for
     /// [`Inbox::next_message`] (a copy: only after an error cut the walk short).
     pub(crate) fn keep_lent(&mut self, from: usize) {
-        if let Some(rest) = self.lent().get(from..).filter(|rest| !rest.is_empty()) {
+        let rest = self.lent().get(from..).unwrap_or_default().to_vec();
+        self.keep(&rest);
+        self.lent_len = 0;
+    }
+
+    /// Keeps `rest`, what a walk over a datagram left when an error cut it short, for
+    /// [`Inbox::next_message`] (a copy). Only when the inbox [`is_empty`](Inbox::is_empty).
+    pub(crate) fn keep(&mut self, rest: &[u8]) {
+        debug_assert!(self.is_empty(), "datagrams are walked in order");
+        if !rest.is_empty() {
             self.current = Bytes::copy_from_slice(rest);
             self.at = 0;
         }
-        self.lent_len = 0;
+    }
+
+    /// Adds a datagram the program received itself, after those waiting.
+    pub(crate) fn push(&mut self, datagram: Bytes) {
+        self.datagrams.push_back(datagram);
     }
 
     /// Whether a message of type `packet_type` is still to come from what was received (or

@@ -517,6 +517,43 @@ impl SeqTracker {
     }
 }
 
+/// How [`lend`] stopped before the end of a datagram.
+enum Cut {
+    /// A gap to report first, a malformed message or the kernel's error report.
+    Error(Error),
+    /// The callback panicked.
+    Panic(Box<dyn std::any::Any + Send>),
+}
+
+/// Hands the packets of `datagram` to `f`, each made where `f` reads it; how many, and where
+/// the rest starts when the walk was cut short (the message that revealed a gap is the
+/// rest's first; after an error or a panic, the message after it).
+fn lend(
+    datagram: &[u8],
+    seqs: &mut SeqTracker,
+    f: &mut impl FnMut(&LogPacketRef<'_>),
+) -> (usize, Option<(usize, Cut)>) {
+    let (mut at, mut handed) = (0, 0);
+    loop {
+        let range = match conn::next_in(datagram, &mut at, wire::LogPacket::MSG_TYPE, ANSWERS) {
+            Ok(Some(range)) => range,
+            Ok(None) => return (handed, None),
+            Err(err) => return (handed, Some((at, Cut::Error(err)))),
+        };
+        let start = range.start;
+        let mut packet = LogPacket::unlocated(&datagram[range]);
+        match packet.admit(seqs) {
+            Ok(Ok(())) => {}
+            Ok(Err(gap)) => return (handed, Some((start, Cut::Error(gap)))),
+            Err(err) => return (handed, Some((at, Cut::Error(err)))),
+        }
+        if let Err(panic) = panic::catch_unwind(AssertUnwindSafe(|| f(&packet))) {
+            return (handed, Some((at, Cut::Panic(panic))));
+        }
+        handed += 1;
+    }
+}
+
 /// One netlink socket serving one or more NFLOG groups; packets come out owned
 /// ([`LogPacket`]). Unbinds its groups when dropped.
 ///
@@ -710,29 +747,83 @@ impl LogGroup {
     /// where `f` reads it (no copy at all). When an error (or `f`'s panic) cuts the walk
     /// short, the rest of the datagram is kept for the next call.
     fn hand_lent(&mut self, f: &mut impl FnMut(&LogPacketRef<'_>)) -> Result<usize> {
-        let (datagram, seqs) = (self.inbox.lent(), &mut self.seqs);
-        let (mut at, mut handed) = (0, 0);
-        let (rest, err) = loop {
-            let range = match conn::next_in(datagram, &mut at, wire::LogPacket::MSG_TYPE, ANSWERS) {
-                Ok(Some(range)) => range,
-                Ok(None) => return Ok(handed),
-                Err(err) => break (at, err),
-            };
-            let start = range.start;
-            let mut packet = LogPacket::unlocated(&datagram[range]);
-            match packet.admit(seqs) {
-                Ok(Ok(())) => {}
-                Ok(Err(gap)) => break (start, gap),
-                Err(err) => break (at, err),
+        let (handed, cut) = lend(self.inbox.lent(), &mut self.seqs, f);
+        match cut {
+            None => Ok(handed),
+            Some((rest, Cut::Error(err))) => {
+                self.inbox.keep_lent(rest);
+                Err(err)
             }
-            if let Err(panic) = panic::catch_unwind(AssertUnwindSafe(|| f(&packet))) {
-                self.inbox.keep_lent(at);
-                panic::resume_unwind(panic);
+            Some((rest, Cut::Panic(panic))) => {
+                self.inbox.keep_lent(rest);
+                panic::resume_unwind(panic)
             }
-            handed += 1;
+        }
+    }
+
+    /// Hands the packets of `datagram`, which the program received from [`LogGroup::fd`]
+    /// itself, to `f`, lent as by [`LogGroup::recv_batch`] (no copy): libnetfilter_log's
+    /// `nflog_handle_packet`, for a program that owns its receive loop. Packets an earlier
+    /// call left (after an error) come first. Receive with a buffer of at least
+    /// [`LogGroup::datagram_size`] bytes; a truncated datagram is malformed.
+    ///
+    /// ```
+    /// use netfilter::LogGroup;
+    /// use netfilter_testkit::fake::FakeKernel;
+    /// use netfilter_testkit::synth::LogPacketBuilder;
+    /// use std::os::fd::AsRawFd;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (kernel, transport) = FakeKernel::new()?;
+    /// let mut log = LogGroup::builder(2).transport(transport).open()?;
+    /// kernel.log_packet(LogPacketBuilder::ipv4(2).prefix("mine"))?;
+    /// // The program's own receive.
+    /// let mut buf = vec![0u8; log.datagram_size()];
+    /// // SAFETY: `buf` is writable for its length.
+    /// let n = unsafe { libc::recv(log.fd().as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+    /// assert!(n > 0);
+    /// let mut prefixes = Vec::new();
+    /// log.handle_datagram(&buf[..n as usize], |p| prefixes.push(p.prefix().map(str::to_owned)))?;
+    /// assert_eq!(prefixes, [Some("mine".to_owned())]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// As for [`LogGroup::recv_batch`]: a gap ([`Error::Overrun`]), a malformed message or
+    /// the kernel's error report; the rest of the datagram is kept for the next call (of this
+    /// or any receive). A panic of `f` is resumed after the rest is kept.
+    pub fn handle_datagram(
+        &mut self,
+        datagram: &[u8],
+        mut f: impl FnMut(&LogPacketRef<'_>),
+    ) -> Result<usize> {
+        let kept = match self.hand_kept(&mut f) {
+            Ok(kept) => kept,
+            Err(err) => {
+                // Behind what was kept: it comes in its turn.
+                self.inbox.push(Bytes::copy_from_slice(datagram));
+                return Err(err);
+            }
         };
-        self.inbox.keep_lent(rest);
-        Err(err)
+        let (handed, cut) = lend(datagram, &mut self.seqs, &mut f);
+        match cut {
+            None => Ok(kept + handed),
+            Some((rest, Cut::Error(err))) => {
+                self.inbox.keep(&datagram[rest..]);
+                Err(err)
+            }
+            Some((rest, Cut::Panic(panic))) => {
+                self.inbox.keep(&datagram[rest..]);
+                panic::resume_unwind(panic)
+            }
+        }
+    }
+
+    /// The largest datagram the kernel sends this group with its settings: the buffer a
+    /// program that receives itself ([`LogGroup::handle_datagram`]) needs.
+    pub fn datagram_size(&self) -> usize {
+        self.inbox.slot()
     }
 
     /// A blocking iterator over the packets; it never ends by itself.

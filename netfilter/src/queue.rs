@@ -578,6 +578,58 @@ impl Queue {
         Ok(())
     }
 
+    /// Hands the packets of `datagram`, which the program received from [`Queue::fd`]
+    /// itself, to `f`, owned, as [`Queue::run`] does, then sends the verdicts given: for a
+    /// program that owns its receive loop (libnetfilter_queue's `nfq_handle_packet`).
+    /// Packets received earlier and not handed out yet come first. Receive with a buffer of
+    /// at least [`Queue::datagram_size`] bytes; a truncated datagram is malformed. A `Vec`
+    /// or [`Bytes`](bytes::Bytes) is taken without a copy.
+    ///
+    /// ```
+    /// use netfilter::Queue;
+    /// use netfilter_testkit::fake::FakeKernel;
+    /// use netfilter_testkit::synth::QueuePacketBuilder;
+    /// use std::os::fd::AsRawFd;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (kernel, transport) = FakeKernel::new()?;
+    /// let mut queue = Queue::builder(1).transport(transport).open()?;
+    /// let id = kernel.queue_packet(QueuePacketBuilder::ipv4(1).payload(vec![0x45; 20]))?;
+    /// // The program's own receive.
+    /// let mut buf = vec![0u8; queue.datagram_size()];
+    /// // SAFETY: `buf` is writable for its length.
+    /// let n = unsafe { libc::recv(queue.fd().as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+    /// buf.truncate(n.try_into()?);
+    /// let handed = queue.handle_datagram(buf, |packet| packet.accept())?;
+    /// assert_eq!(handed, 1);
+    /// assert_eq!(kernel.verdict(1, id).map(|v| v.verdict), Some(1)); // sent already
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// As for [`Queue::recv`], or the error `f` returned; what was not handed out stays for
+    /// the next call (of this or any receive).
+    pub fn handle_datagram(
+        &mut self,
+        datagram: impl Into<bytes::Bytes>,
+        mut f: impl FnMut(Packet) -> Result<()>,
+    ) -> Result<usize> {
+        self.inbox.push(datagram.into());
+        let mut handed = 0;
+        while let Some(packet) = self.next_ready()? {
+            handed += 1;
+            f(packet)?;
+        }
+        Ok(handed)
+    }
+
+    /// The largest datagram the kernel sends this socket with its copy range: the buffer a
+    /// program that receives itself ([`Queue::handle_datagram`]) needs.
+    pub fn datagram_size(&self) -> usize {
+        self.inbox.slot()
+    }
+
     /// The socket's descriptor, for event loops: readable when [`Queue::try_recv`] has
     /// something. Call [`Queue::flush`] (or receive) before waiting on it.
     pub fn fd(&self) -> BorrowedFd<'_> {

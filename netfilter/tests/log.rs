@@ -799,3 +799,69 @@ fn procfs_rows_and_interface_names_of_the_sockets_namespace() {
     assert_eq!(log.interface_name(out).as_deref(), Some("lo"));
     assert_eq!(log.interface_name(0xffff), None, "no such interface");
 }
+
+#[test]
+fn a_datagram_the_program_received_itself_is_handed_out_and_its_rest_kept() {
+    use netfilter::safe::wire::{RawAttr, log_attr};
+    use netfilter_testkit::synth::Datagram;
+
+    let (_kernel, mut log) = fake_seq_log(9);
+    let good = |text: &'static [u8]| LogPacketBuilder::ipv4(9).payload(text.to_vec());
+    let bad = LogPacketBuilder::ipv4(9).with(|p| {
+        p.unknown.push(RawAttr {
+            raw_type: log_attr::MARK,
+            value: Cow::Borrowed(&[1, 2]),
+        })
+    });
+    // Bytes the program got itself (here synthesized): one, a malformed one, three.
+    let datagram = Datagram::log_batch(
+        9,
+        [good(b"one").build(), bad.build(), good(b"three").build()],
+    )
+    .to_bytes()
+    .expect("bytes");
+    let mut payloads = Vec::new();
+    let err = log
+        .handle_datagram(&datagram, |p| payloads.push(p.payload().to_vec()))
+        .expect_err("the malformed message");
+    assert!(matches!(err, Error::Malformed(_)), "{err}");
+    // The rest was kept: it comes first on the next call, before the new datagram.
+    let next = Datagram::log_batch(9, [good(b"four").build()])
+        .to_bytes()
+        .expect("bytes");
+    let handed = log
+        .handle_datagram(&next, |p| payloads.push(p.payload().to_vec()))
+        .expect("the rest and the new one");
+    assert_eq!(handed, 2);
+    assert_eq!(
+        payloads,
+        [b"one".to_vec(), b"three".to_vec(), b"four".to_vec()]
+    );
+    assert!(log.try_recv().expect("nothing more").is_none());
+}
+
+#[test]
+fn a_log_group_whose_program_receives_itself() {
+    use std::os::fd::AsRawFd;
+    let sandbox = sandbox_or_skip!();
+    log_rule(&sandbox, 35, 9435, "own");
+    let mut log = open(&sandbox, || LogGroup::builder(35).qthresh(1));
+    udp_send(&sandbox, local(9435), b"x").expect("send");
+    let mut buf = vec![0u8; log.datagram_size()];
+    let fd = log.fd().as_raw_fd();
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one pollfd that outlives the call.
+    assert_eq!(unsafe { libc::poll(&mut pfd, 1, 5000) }, 1, "readable");
+    // SAFETY: `buf` is writable for its length.
+    let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
+    let n = usize::try_from(n).expect("received");
+    let mut prefixes = Vec::new();
+    let handed = log
+        .handle_datagram(&buf[..n], |p| prefixes.push(p.prefix().map(str::to_owned)))
+        .expect("handled");
+    assert_eq!((handed, prefixes), (1, vec![Some("own".to_owned())]));
+}

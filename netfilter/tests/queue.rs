@@ -657,3 +657,39 @@ fn gso_packets_arrive_whole_and_cap_len_tells_when_cut() {
     );
     assert!(info.contains(netfilter::SkbInfo::GSO), "{info:?}");
 }
+
+#[test]
+fn a_queue_whose_program_receives_itself() {
+    use std::os::fd::AsRawFd;
+    let sandbox = sandbox_or_skip!();
+    queue_rule(&sandbox, 26, 9326);
+    let mut queue = open(&sandbox, || Queue::builder(26));
+    let receiver = UdpReceiver::bind(&sandbox, local(9326)).expect("receiver");
+    for text in [b"one", b"two"] {
+        udp_send(&sandbox, local(9326), text).expect("send");
+    }
+    let fd = queue.fd().as_raw_fd();
+    let mut handed = 0;
+    while handed < 2 {
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one pollfd that outlives the call.
+        assert_eq!(unsafe { libc::poll(&mut pfd, 1, 5000) }, 1, "readable");
+        let mut buf = vec![0u8; queue.datagram_size()];
+        // SAFETY: `buf` is writable for its length.
+        let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
+        buf.truncate(usize::try_from(n).expect("received"));
+        handed += queue
+            .handle_datagram(buf, |packet| packet.accept())
+            .expect("handled");
+    }
+    // The verdicts were sent by the calls themselves.
+    let mut got: Vec<Vec<u8>> = (0..2)
+        .map(|_| receiver.recv(WAIT).expect("delivered").0)
+        .collect();
+    got.sort();
+    assert_eq!(got, [b"one".to_vec(), b"two".to_vec()]);
+}
