@@ -1,5 +1,6 @@
 //! Kernel enums and flags of queues and log groups, shared by every layer.
 
+use std::fmt;
 #[cfg(feature = "ffi")]
 use std::time::{Duration, SystemTime};
 
@@ -32,6 +33,27 @@ impl From<u8> for Hook {
             sys::NF_INET_LOCAL_OUT => Hook::LocalOut,
             sys::NF_INET_POST_ROUTING => Hook::PostRouting,
             _ => Hook::Other(raw),
+        }
+    }
+}
+
+/// The kernel's name without its prefix: `PRE_ROUTING`, `LOCAL_IN`, `FORWARD`, `LOCAL_OUT`,
+/// `POST_ROUTING` (`NF_INET_*`); `hook N` for any other value.
+///
+/// ```
+/// use netfilter_safe::Hook;
+/// assert_eq!(Hook::LocalOut.to_string(), "LOCAL_OUT");
+/// assert_eq!(Hook::from(7).to_string(), "hook 7");
+/// ```
+impl fmt::Display for Hook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Hook::PreRouting => f.write_str("PRE_ROUTING"),
+            Hook::LocalIn => f.write_str("LOCAL_IN"),
+            Hook::Forward => f.write_str("FORWARD"),
+            Hook::LocalOut => f.write_str("LOCAL_OUT"),
+            Hook::PostRouting => f.write_str("POST_ROUTING"),
+            Hook::Other(raw) => write!(f, "hook {raw}"),
         }
     }
 }
@@ -83,6 +105,28 @@ impl From<u8> for Family {
             sys::NFPROTO_BRIDGE => Family::Bridge,
             sys::NFPROTO_IPV6 => Family::Ipv6,
             _ => Family::Other(raw),
+        }
+    }
+}
+
+/// The kernel's name without its prefix (`NFPROTO_*`): `UNSPEC`, `INET`, `IPV4`, `ARP`,
+/// `NETDEV`, `BRIDGE`, `IPV6`; `family N` for any other value.
+///
+/// ```
+/// use netfilter_safe::Family;
+/// assert_eq!(Family::Ipv6.to_string(), "IPV6");
+/// ```
+impl fmt::Display for Family {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Family::Unspec => f.write_str("UNSPEC"),
+            Family::Inet => f.write_str("INET"),
+            Family::Ipv4 => f.write_str("IPV4"),
+            Family::Arp => f.write_str("ARP"),
+            Family::Netdev => f.write_str("NETDEV"),
+            Family::Bridge => f.write_str("BRIDGE"),
+            Family::Ipv6 => f.write_str("IPV6"),
+            Family::Other(raw) => write!(f, "family {raw}"),
         }
     }
 }
@@ -179,6 +223,27 @@ pub enum Verdict {
         /// Accept instead of dropping when no program listens on `num`.
         bypass: bool,
     },
+}
+
+/// The kernel's name without its prefix (`NF_*`): `DROP`, `ACCEPT`, `REPEAT`, `STOP`, and
+/// `QUEUE N` (`QUEUE N bypass` with the bypass flag).
+///
+/// ```
+/// use netfilter_safe::Verdict;
+/// assert_eq!(Verdict::Accept.to_string(), "ACCEPT");
+/// assert_eq!(Verdict::Queue { num: 3, bypass: true }.to_string(), "QUEUE 3 bypass");
+/// ```
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Verdict::Drop => f.write_str("DROP"),
+            Verdict::Accept => f.write_str("ACCEPT"),
+            Verdict::Repeat => f.write_str("REPEAT"),
+            Verdict::Stop => f.write_str("STOP"),
+            Verdict::Queue { num, bypass: false } => write!(f, "QUEUE {num}"),
+            Verdict::Queue { num, bypass: true } => write!(f, "QUEUE {num} bypass"),
+        }
+    }
 }
 
 impl Verdict {

@@ -1037,6 +1037,43 @@ pub struct LogPacket<M = Bytes> {
 /// allocated to make it. [`LogPacketRef::to_packet`] copies it out to keep it.
 pub type LogPacketRef<'a> = LogPacket<&'a [u8]>;
 
+/// One line: group, prefix (quoted, when there is one), family, hook, the packet's protocol
+/// and addresses (see [`Ip`](crate::payload::Ip)'s `Display`), the bytes copied and the mark
+/// when set: `group 1 "in": IPV4 LOCAL_IN TCP 10.0.0.1:5000 -> 10.0.0.2:22, 60 bytes`.
+///
+/// ```
+/// use netfilter::LogGroup;
+/// use netfilter_testkit::fake::FakeKernel;
+/// use netfilter_testkit::synth::{LogPacketBuilder, payload};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let (kernel, transport) = FakeKernel::new()?;
+/// let mut log = LogGroup::builder(1).transport(transport).open()?;
+/// let udp = payload::ipv4_udp([10, 0, 0, 1].into(), [10, 0, 0, 2].into(), 4000, 53, b"q")?;
+/// kernel.log_packet(LogPacketBuilder::ipv4(1).prefix("dns").payload(udp))?;
+/// assert_eq!(
+///     log.recv()?.to_string(),
+///     "group 1 \"dns\": IPV4 PRE_ROUTING UDP 10.0.0.1:4000 -> 10.0.0.2:53, 29 bytes"
+/// );
+/// # Ok(())
+/// # }
+/// ```
+impl<M: AsRef<[u8]>> fmt::Display for LogPacket<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "group {}", self.group())?;
+        if let Some(prefix) = self.prefix() {
+            write!(f, " {prefix:?}")?;
+        }
+        write!(f, ": {} {} ", self.family(), self.hook())?;
+        let payload = self.payload();
+        crate::payload::write_summary(f, payload, self.has_payload(), payload.len())?;
+        match self.mark() {
+            0 => Ok(()),
+            mark => write!(f, ", mark {mark:#x}"),
+        }
+    }
+}
+
 impl<M: AsRef<[u8]>> fmt::Debug for LogPacket<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LogPacket")

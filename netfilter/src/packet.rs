@@ -482,6 +482,51 @@ impl Drop for Packet {
     }
 }
 
+/// One line, as python-netfilterqueue's `print(pkt)` gives: queue, id, family, hook, the
+/// packet's protocol and addresses (see [`Ip`](crate::payload::Ip)'s `Display`), its length
+/// and its mark when set: `queue 0 packet 17: IPV4 LOCAL_OUT UDP 127.0.0.1:40000 ->
+/// 127.0.0.1:53, 33 bytes, mark 0x10`.
+///
+/// ```
+/// use netfilter::Queue;
+/// use netfilter_testkit::fake::FakeKernel;
+/// use netfilter_testkit::synth::{QueuePacketBuilder, payload};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let (kernel, transport) = FakeKernel::new()?;
+/// let mut queue = Queue::builder(0).transport(transport).open()?;
+/// let udp = payload::ipv4_udp([10, 0, 0, 1].into(), [10, 0, 0, 2].into(), 4000, 53, b"q")?;
+/// kernel.queue_packet(QueuePacketBuilder::ipv4(0).mark(0x10).payload(udp))?;
+/// let packet = queue.recv()?;
+/// assert_eq!(
+///     packet.to_string(),
+///     "queue 0 packet 1: IPV4 PRE_ROUTING UDP 10.0.0.1:4000 -> 10.0.0.2:53, 29 bytes, mark 0x10"
+/// );
+/// packet.accept()?;
+/// # Ok(())
+/// # }
+/// ```
+impl fmt::Display for Packet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "queue {} packet {}: {} {} ",
+            self.queue(),
+            self.id(),
+            self.family(),
+            self.hook()
+        )?;
+        let len = self
+            .cap_len()
+            .map_or(self.payload().len(), |len| len as usize);
+        crate::payload::write_summary(f, self.payload(), self.has_payload(), len)?;
+        match self.mark() {
+            0 => Ok(()),
+            mark => write!(f, ", mark {mark:#x}"),
+        }
+    }
+}
+
 impl fmt::Debug for Packet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Packet")

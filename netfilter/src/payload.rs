@@ -459,6 +459,65 @@ impl<'a> Ip<'a> {
     }
 }
 
+/// One line: the protocol and the addresses, with ports for TCP, UDP, UDP-Lite, SCTP and DCCP
+/// and type/code for ICMP (`UDP 10.0.0.1:4000 -> 10.0.0.2:53`,
+/// `ICMPV6 [fe80::1] -> [ff02::1] type 135 code 0`, `proto 47 10.0.0.1 -> 10.0.0.2`).
+///
+/// ```
+/// use netfilter::payload::Ip;
+/// use netfilter_testkit::synth::payload::ipv4_udp;
+///
+/// let datagram = ipv4_udp([10, 0, 0, 1].into(), [10, 0, 0, 2].into(), 4000, 53, b"q").unwrap();
+/// assert_eq!(Ip::parse(&datagram).unwrap().to_string(), "UDP 10.0.0.1:4000 -> 10.0.0.2:53");
+/// ```
+impl std::fmt::Display for Ip<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.protocol {
+            PROTO_ICMP => f.write_str("ICMP")?,
+            PROTO_TCP => f.write_str("TCP")?,
+            PROTO_UDP => f.write_str("UDP")?,
+            PROTO_DCCP => f.write_str("DCCP")?,
+            PROTO_ICMPV6 => f.write_str("ICMPV6")?,
+            PROTO_SCTP => f.write_str("SCTP")?,
+            PROTO_UDPLITE => f.write_str("UDPLITE")?,
+            other => write!(f, "proto {other}")?,
+        }
+        let host = |addr: IpAddr| match addr {
+            IpAddr::V4(v4) => v4.to_string(),
+            IpAddr::V6(v6) => format!("[{v6}]"),
+        };
+        let (src, dst) = (host(self.source()), host(self.destination()));
+        match (self.ports(), self.transport()) {
+            (Some((sport, dport)), _) => write!(f, " {src}:{sport} -> {dst}:{dport}"),
+            (None, Transport::Icmp(icmp) | Transport::Icmpv6(icmp)) => write!(
+                f,
+                " {src} -> {dst} type {} code {}",
+                icmp.message_type(),
+                icmp.code()
+            ),
+            (None, _) => write!(f, " {src} -> {dst}"),
+        }
+    }
+}
+
+/// Writes what `Display` of a queued or logged packet says about its content: the
+/// [`Ip`] line and `len` bytes (the packet's real length); `N bytes` alone when the payload
+/// is not an IP packet (or is cut inside its header), `no payload` when none was copied.
+pub(crate) fn write_summary(
+    f: &mut std::fmt::Formatter<'_>,
+    payload: &[u8],
+    copied: bool,
+    len: usize,
+) -> std::fmt::Result {
+    if !copied {
+        return f.write_str("no payload");
+    }
+    match Ip::parse(payload) {
+        Ok(ip) => write!(f, "{ip}, {len} bytes"),
+        Err(_) => write!(f, "{len} bytes"),
+    }
+}
+
 /// The transport layer of an [`Ip`] view.
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]

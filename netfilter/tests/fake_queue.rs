@@ -472,3 +472,29 @@ fn verdicts_once_the_queue_is_being_dropped_are_refused_and_earlier_ones_flushed
         );
     }
 }
+
+#[test]
+fn a_packet_prints_on_one_line_whatever_its_payload() {
+    let (kernel, mut queue) = open(12, |b| b);
+    let cases: [(QueuePacketBuilder, &str); 3] = [
+        (
+            QueuePacketBuilder::ipv4(12).payload(udp(b"hi")),
+            "queue 12 packet 1: IPV4 PRE_ROUTING UDP 10.0.0.1:1000 -> 10.0.0.2:53, 30 bytes",
+        ),
+        (
+            QueuePacketBuilder::ipv4(12).payload(vec![0xff; 5]).mark(3),
+            "queue 12 packet 2: IPV4 PRE_ROUTING 5 bytes, mark 0x3",
+        ),
+        (
+            QueuePacketBuilder::ipv4(12),
+            "queue 12 packet 3: IPV4 PRE_ROUTING no payload",
+        ),
+    ];
+    for (packet, line) in cases {
+        kernel.queue_packet(packet).expect("queued");
+        let packet = queue.recv_timeout(WAIT).expect("recv").expect("a packet");
+        assert_eq!(packet.to_string(), line);
+        assert_eq!(packet.hook().to_string(), "PRE_ROUTING");
+        packet.accept().expect("accept");
+    }
+}

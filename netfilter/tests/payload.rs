@@ -743,3 +743,26 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn one_line_summaries_of_every_kind_of_packet() {
+    let v4 = |a| Ipv4Addr::new(10, 0, 0, a);
+    let v6 = |a| Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, a);
+    let line = |bytes: &[u8]| Ip::parse(bytes).expect("parses").to_string();
+    let tcp = synth::ipv6_tcp_syn(v6(1), v6(2), 5000, 22, 7).expect("tcp");
+    assert_eq!(line(&tcp), "TCP [fd00::1]:5000 -> [fd00::2]:22");
+    let icmp = synth::ipv4_icmp_echo(v4(1), v4(2), 9, 1, b"ping").expect("icmp");
+    assert_eq!(line(&icmp), "ICMP 10.0.0.1 -> 10.0.0.2 type 8 code 0");
+    let icmp6 = synth::ipv6_icmp_echo(v6(1), v6(2), 9, 1, b"ping").expect("icmpv6");
+    assert_eq!(
+        line(&icmp6),
+        "ICMPV6 [fd00::1] -> [fd00::2] type 128 code 0"
+    );
+    // Another protocol (GRE, 47): addresses only.
+    let mut gre = synth::ipv4_udp(v4(1), v4(2), 1, 2, b"").expect("udp");
+    gre[9] = 47;
+    assert_eq!(line(&gre), "proto 47 10.0.0.1 -> 10.0.0.2");
+    // Cut inside the UDP header: no ports to tell.
+    let udp = synth::ipv4_udp(v4(1), v4(2), 1000, 53, b"q").expect("udp");
+    assert_eq!(line(&udp[..22]), "UDP 10.0.0.1 -> 10.0.0.2");
+}
