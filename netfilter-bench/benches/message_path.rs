@@ -14,6 +14,9 @@
 //!   socket bound in a private network namespace: as root only (otherwise they print SKIP).
 //!   No packet is ever queued there; the callbacks give no verdict.
 //!
+//! - `netfilter Queue::interface_name`: the name of an interface index, from the queue's
+//!   namespace and from another one (as root; SKIP otherwise).
+//!
 //! Log messages are measured in a datagram of [`LOG_BATCH`] messages, as the kernel batches
 //! them by default; the time is per message.
 //!
@@ -493,4 +496,36 @@ fn main() {
             c_and_safe_log(size);
         }
     }
+    if wanted("interface_name") {
+        interface_names();
+    }
+}
+
+/// `Queue::interface_name` of `lo`, asked from the queue's own namespace and from another
+/// one (the socket lives in a private namespace; this thread stays in its own).
+fn interface_names() {
+    let sandbox = match Sandbox::new() {
+        Ok(sandbox) => sandbox,
+        Err(error) => {
+            println!("SKIP netfilter Queue::interface_name: {error}");
+            return;
+        }
+    };
+    let path = sandbox.path().expect("a named namespace as root");
+    let queue = Queue::builder(0)
+        .namespace(netfilter::Namespace::path(path))
+        .open()
+        .expect("queue 0 bound");
+    bench("netfilter Queue::interface_name (other netns)", 0, |n| {
+        for _ in 0..n {
+            black_box(queue.interface_name(black_box(1)).expect("lo"));
+        }
+    });
+    sandbox.run(|| {
+        bench("netfilter Queue::interface_name (same netns)", 0, |n| {
+            for _ in 0..n {
+                black_box(queue.interface_name(black_box(1)).expect("lo"));
+            }
+        });
+    });
 }

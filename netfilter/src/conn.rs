@@ -102,7 +102,7 @@ impl Source {
         self,
         recv_buffer: Option<u32>,
         report_overruns: bool,
-    ) -> Result<(Link, Option<OwnedFd>)> {
+    ) -> Result<(Link, Option<Netns>)> {
         let (socket, netns) = match self {
             Source::Transport(custom) => return Ok((Link::Custom(custom), None)),
             Source::Namespace(namespace) => {
@@ -126,7 +126,7 @@ impl Source {
         if !report_overruns {
             socket.set_no_enobufs(true)?;
         }
-        Ok((Link::Socket(socket), netns))
+        Ok((Link::Socket(socket), netns.map(Netns::new)))
     }
 }
 
@@ -670,23 +670,68 @@ pub(crate) fn in_namespace<T: Send>(ns: BorrowedFd<'_>, f: impl FnOnce() -> T + 
     }
 }
 
-/// The name of interface `index` in network namespace `ns` (`if_indextoname`), `None` when
-/// there is no such interface.
-pub(crate) fn interface_name(ns: &OwnedFd, index: u32) -> Option<String> {
-    in_namespace(ns.as_fd(), || {
-        let mut name = [0 as libc::c_char; libc::IF_NAMESIZE];
-        // SAFETY: `name` has room for IF_NAMESIZE bytes, as if_indextoname requires; on
-        // success it holds a NUL-terminated name.
-        let found = unsafe { libc::if_indextoname(index, name.as_mut_ptr()) };
-        if found.is_null() {
-            return None;
+/// A socket's network namespace: its descriptor, for procfs rows, and the names of its
+/// interfaces by index, cached.
+#[derive(Debug)]
+pub(crate) struct Netns {
+    fd: OwnedFd,
+    /// Index and name of every interface, as last read; read again on a miss.
+    names: std::sync::Mutex<Vec<(u32, String)>>,
+}
+
+impl Netns {
+    pub(crate) fn new(fd: OwnedFd) -> Netns {
+        Netns {
+            fd,
+            names: std::sync::Mutex::new(Vec::new()),
         }
-        // SAFETY: if_indextoname succeeded, so `name` is NUL-terminated.
-        let name = unsafe { std::ffi::CStr::from_ptr(name.as_ptr()) };
-        Some(name.to_string_lossy().into_owned())
-    })
-    .ok()
-    .flatten()
+    }
+
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// The name of interface `index` there: from the cache, else from the table read again
+    /// (`if_nameindex`, in the namespace); `None` when there is no such interface.
+    pub(crate) fn interface_name(&self, index: u32) -> Option<String> {
+        let mut names = self
+            .names
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let find = |names: &[(u32, String)]| {
+            names
+                .iter()
+                .find(|(i, _)| *i == index)
+                .map(|(_, name)| name.clone())
+        };
+        if let Some(name) = find(&names) {
+            return Some(name);
+        }
+        *names = in_namespace(self.fd(), interface_table).ok()?.ok()?;
+        find(&names)
+    }
+}
+
+/// Every interface of this thread's network namespace: index and name (`if_nameindex`).
+fn interface_table() -> std::io::Result<Vec<(u32, String)>> {
+    // SAFETY: if_nameindex takes no arguments; it returns NULL or an array it allocated.
+    let table = unsafe { libc::if_nameindex() };
+    if table.is_null() {
+        return Err(std::io::Error::last_os_error());
+    }
+    let mut names = Vec::new();
+    let mut at = table;
+    // SAFETY: the array ends with an entry whose index is 0 and name NULL; every entry
+    // before it has a NUL-terminated name. It is freed once, after the last read.
+    unsafe {
+        while (*at).if_index != 0 && !(*at).if_name.is_null() {
+            let name = std::ffi::CStr::from_ptr((*at).if_name);
+            names.push(((*at).if_index, name.to_string_lossy().into_owned()));
+            at = at.add(1);
+        }
+        libc::if_freenameindex(table);
+    }
+    Ok(names)
 }
 
 #[cfg(test)]

@@ -110,9 +110,7 @@ use netfilter_safe::wire::uapi as sys;
 use netfilter_safe::wire::{self, LogConfig, LogMode, NlMsg, Vlan};
 use netfilter_safe::{CopyMode, Family, Hook};
 
-use crate::conn::{
-    self, Conn, Inbox, Namespace, Source, in_namespace, interface_name, request_header,
-};
+use crate::conn::{self, Conn, Inbox, Namespace, Netns, Source, in_namespace, request_header};
 use crate::error::{Error, Result};
 use crate::packet::system_time;
 use crate::queue::{MAX_COPY_RANGE, check_copy_range, clamp_copy_range};
@@ -584,7 +582,7 @@ fn lend(
 pub struct LogGroup {
     /// The socket's network namespace, for procfs and interface names (`None` over a custom
     /// transport).
-    netns: Option<OwnedFd>,
+    netns: Option<Netns>,
     conn: Conn,
     groups: Vec<u16>,
     inbox: Inbox,
@@ -868,7 +866,7 @@ impl LogGroup {
         let Some(ns) = &self.netns else {
             return Ok(Vec::new());
         };
-        let rows = in_namespace(ns.as_fd(), procfs::log_rows)??;
+        let rows = in_namespace(ns.fd(), procfs::log_rows)??;
         Ok(rows
             .into_iter()
             .filter(|row| self.groups.contains(&row.group))
@@ -877,9 +875,11 @@ impl LogGroup {
 
     /// The name of interface `index` (as [`LogPacket::indev`] and friends give it) in the
     /// socket's network namespace; `None` when there is no such interface, or over a custom
-    /// transport.
+    /// transport. Names are cached per socket: an index not in the cache reads the
+    /// namespace's whole table again (`if_nameindex`), so new interfaces are found; an
+    /// interface renamed after it was cached keeps its old name here.
     pub fn interface_name(&self, index: u32) -> Option<String> {
-        interface_name(self.netns.as_ref()?, index)
+        self.netns.as_ref()?.interface_name(index)
     }
 
     /// A handle that stops this group's blocking receives from another thread or a signal

@@ -13,9 +13,7 @@ use netfilter_safe::transport::Transport;
 use netfilter_safe::wire::uapi as sys;
 use netfilter_safe::wire::{self, NlMsg, QueueCmd, QueueConfig, QueueParams};
 
-use crate::conn::{
-    self, Conn, Inbox, Namespace, Source, in_namespace, interface_name, request_header,
-};
+use crate::conn::{self, Conn, Inbox, Namespace, Netns, Source, in_namespace, request_header};
 use crate::error::{Error, Result};
 use crate::packet::{Packet, VerdictKind};
 use crate::stop::StopHandle;
@@ -369,7 +367,7 @@ pub struct Queue {
     numbers: Vec<u16>,
     inbox: Inbox,
     /// The socket's network namespace, for its procfs rows (`None` over a custom transport).
-    netns: Option<OwnedFd>,
+    netns: Option<Netns>,
     /// Whether verdicts are batched (then a receive takes every datagram waiting).
     batching: bool,
 }
@@ -454,7 +452,7 @@ impl Queue {
     /// [`Error::Safe`] when the procfs table of the socket's namespace cannot be read.
     pub fn stats(&self) -> Result<QueueStats> {
         let rows = match &self.netns {
-            Some(ns) => in_namespace(ns.as_fd(), procfs::queue_rows)??
+            Some(ns) => in_namespace(ns.fd(), procfs::queue_rows)??
                 .into_iter()
                 .filter(|row| self.numbers.contains(&row.queue_number))
                 .collect(),
@@ -472,10 +470,12 @@ impl Queue {
     }
 
     /// The name of interface `index` (as [`Packet::indev`] and friends give it) in the
-    /// socket's network namespace; `None` when there is no such interface (any more), or over
-    /// a custom transport.
+    /// socket's network namespace; `None` when there is no such interface, or over a custom
+    /// transport. Names are cached per socket: an index not in the cache reads the
+    /// namespace's whole table again (`if_nameindex`), so new interfaces are found; an
+    /// interface renamed after it was cached keeps its old name here.
     pub fn interface_name(&self, index: u32) -> Option<String> {
-        interface_name(self.netns.as_ref()?, index)
+        self.netns.as_ref()?.interface_name(index)
     }
 
     /// Sends the verdicts given so far now, instead of before the next blocking receive.

@@ -798,6 +798,17 @@ fn procfs_rows_and_interface_names_of_the_sockets_namespace() {
     let out = packet.outdev().expect("an output device");
     assert_eq!(log.interface_name(out).as_deref(), Some("lo"));
     assert_eq!(log.interface_name(0xffff), None, "no such interface");
+    // Cached, but an interface made since is found: a miss reads the table again.
+    sandbox
+        .exec(&[
+            "ip", "link", "add", "cache0", "type", "veth", "peer", "name", "cache1",
+        ])
+        .expect("a veth pair inside the sandbox");
+    // SAFETY: a NUL-terminated name; if_nametoindex reads it only.
+    let index = sandbox.run(|| unsafe { libc::if_nametoindex(c"cache1".as_ptr()) });
+    assert_ne!(index, 0);
+    assert_eq!(log.interface_name(index).as_deref(), Some("cache1"));
+    assert_eq!(log.interface_name(out).as_deref(), Some("lo"));
 }
 
 #[test]
