@@ -92,12 +92,16 @@ enum Program {
     Rust(&'static str),
 }
 
-const QUEUE_CONSUMERS: [Consumer; 5] = [
+const QUEUE_CONSUMERS: [Consumer; 6] = [
     Consumer::queue(
         "C plain (nfq_set_verdict per packet)",
         Program::C("nfq_plain"),
     ),
     Consumer::queue("C batch (nfq_set_verdict_batch)", Program::C("nfq_batch")),
+    Consumer::queue(
+        "C libmnl (recvmmsg, batch verdict)",
+        Program::C("nfq_mnl"),
+    ),
     Consumer::queue("netfilter Queue, defaults", Program::Rust("queue-default")),
     Consumer::queue(
         "netfilter Queue, batching off",
@@ -327,17 +331,18 @@ fn driver_main(args: &[String]) -> Outcome {
 /// Builds the C baselines from the repository's sources into `work`.
 fn build_c(work: &Path) -> Outcome {
     let sources = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("c");
-    for (name, lib) in [
-        ("nfq_plain", "-lnetfilter_queue"),
-        ("nfq_batch", "-lnetfilter_queue"),
-        ("nflog_plain", "-lnetfilter_log"),
+    for (name, libs) in [
+        ("nfq_plain", &["-lnetfilter_queue"][..]),
+        ("nfq_batch", &["-lnetfilter_queue"]),
+        ("nfq_mnl", &["-lnetfilter_queue", "-lmnl"]),
+        ("nflog_plain", &["-lnetfilter_log"]),
     ] {
         let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
         let status = Command::new(&cc)
             .args(["-O2", "-Wall", "-o"])
             .arg(work.join(name))
             .arg(sources.join(format!("{name}.c")))
-            .arg(lib)
+            .args(libs)
             .status()
             .map_err(|e| format!("cannot run {cc}: {e}"))?;
         if !status.success() {

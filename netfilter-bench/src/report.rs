@@ -263,9 +263,9 @@ pub fn print(
 fn print_queue(queue: &[Row]) {
     println!("\n### NFQUEUE (accept every packet)\n");
     println!(
-        "| payload | consumer | runs | seen (worst run) | packets/s | CPU µs/pkt | CPU vs C plain | pkt/s vs C batch | generator CPU |"
+        "| payload | consumer | runs | seen (worst run) | packets/s | CPU µs/pkt | CPU vs C plain | CPU vs C libmnl | pkt/s vs C batch | generator CPU |"
     );
-    println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for row in queue {
         let base = |prefix: &str| {
             queue
@@ -273,9 +273,10 @@ fn print_queue(queue: &[Row]) {
                 .find(|r| r.payload == row.payload && r.name.starts_with(prefix))
         };
         let cpu_ratio = row.cpu_vs(base("C plain"));
+        let best_ratio = row.cpu_vs(base("C libmnl"));
         let pps_ratio = row.pps_vs(base("C batch"));
         println!(
-            "| {} B | {} | {} | {:.2} % | {:.0} | {:.2} | {:.2}× | {:.2}× | {:.0} % |",
+            "| {} B | {} | {} | {:.2} % | {:.0} | {:.2} | {:.2}× | {:.2}× | {:.2}× | {:.0} % |",
             row.payload,
             row.name,
             row.runs,
@@ -283,6 +284,7 @@ fn print_queue(queue: &[Row]) {
             row.pps,
             row.cpu_us,
             cpu_ratio,
+            best_ratio,
             pps_ratio,
             row.gen_pct
         );
