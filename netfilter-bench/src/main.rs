@@ -23,6 +23,12 @@
 //! [`calibrate`] and [`SCALING_CONSUMERS`]). `--queue-only`,
 //! `--scaling-only` and `--log-only` run one table only.
 //!
+//! The NFQUEUE table's baselines: C plain (`nfq_set_verdict` per packet), C batch
+//! (`nfq_set_verdict_batch` after draining) and C libmnl (`recvmmsg` of up to 64 datagrams, one
+//! batch verdict per receive: the best hand-written C consumer). With `--window 1` (one
+//! datagram in flight: latency-bound) a round-trip table follows, the generator's median and
+//! 99th-percentile send-to-receive time per consumer.
+//!
 //! `netfilter-bench consume <kind> …` is the Rust consumers' entry point (used by the driver).
 
 mod consume;
@@ -98,10 +104,7 @@ const QUEUE_CONSUMERS: [Consumer; 6] = [
         Program::C("nfq_plain"),
     ),
     Consumer::queue("C batch (nfq_set_verdict_batch)", Program::C("nfq_batch")),
-    Consumer::queue(
-        "C libmnl (recvmmsg, batch verdict)",
-        Program::C("nfq_mnl"),
-    ),
+    Consumer::queue("C libmnl (recvmmsg, batch verdict)", Program::C("nfq_mnl")),
     Consumer::queue("netfilter Queue, defaults", Program::Rust("queue-default")),
     Consumer::queue(
         "netfilter Queue, batching off",

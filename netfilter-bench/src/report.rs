@@ -152,6 +152,9 @@ struct Row {
     /// (round, CPU µs per packet) and (round, packets/s) of every run.
     cpu_by_round: Vec<(usize, f64)>,
     pps_by_round: Vec<(usize, f64)>,
+    /// (round, median round trip µs) and (round, p99 µs) of every window-1 run.
+    rtt_by_round: Vec<(usize, f64)>,
+    p99_by_round: Vec<(usize, f64)>,
 }
 
 impl Row {
@@ -210,6 +213,14 @@ fn rows(samples: &[Sample], kind: Kind) -> Vec<Row> {
                     .and_then(|s| s.split.clone()),
                 cpu_by_round: runs.iter().map(|s| (s.round, s.cpu_us())).collect(),
                 pps_by_round: runs.iter().map(|s| (s.round, s.pps())).collect(),
+                rtt_by_round: runs
+                    .iter()
+                    .filter_map(|s| Some((s.round, s.generated.round_trips?.median_us)))
+                    .collect(),
+                p99_by_round: runs
+                    .iter()
+                    .filter_map(|s| Some((s.round, s.generated.round_trips?.p99_us)))
+                    .collect(),
             }
         })
         .collect()
@@ -249,6 +260,9 @@ pub fn print(
     let queue = rows(samples, Kind::Queue);
     if !queue.is_empty() {
         print_queue(&queue);
+        if queue.iter().any(|row| !row.rtt_by_round.is_empty()) {
+            print_round_trips(&queue);
+        }
     }
     let scaling = rows(samples, Kind::Scaling);
     if !scaling.is_empty() {
@@ -287,6 +301,34 @@ fn print_queue(queue: &[Row]) {
             best_ratio,
             pps_ratio,
             row.gen_pct
+        );
+    }
+}
+
+/// The latency table of a window-1 run: the generator's round trip (send to receive back,
+/// through the queue and the consumer's verdict), median and 99th percentile, medians over
+/// the rounds, against C plain's of the same round.
+fn print_round_trips(queue: &[Row]) {
+    println!("\n### NFQUEUE round trip at window 1 (one datagram in flight)\n");
+    println!(
+        "| payload | consumer | runs | median µs | p99 µs | median vs C plain | p99 vs C plain |"
+    );
+    println!("|---:|---|---:|---:|---:|---:|---:|");
+    for row in queue {
+        let base = queue
+            .iter()
+            .find(|r| r.payload == row.payload && r.name.starts_with("C plain"));
+        let ratio =
+            |of: fn(&Row) -> &[(usize, f64)]| base.map_or(f64::NAN, |b| paired(of(row), of(b)));
+        println!(
+            "| {} B | {} | {} | {:.1} | {:.1} | {:.2}× | {:.2}× |",
+            row.payload,
+            row.name,
+            row.runs,
+            median(row.rtt_by_round.iter().map(|(_, v)| *v).collect()),
+            median(row.p99_by_round.iter().map(|(_, v)| *v).collect()),
+            ratio(|r| &r.rtt_by_round),
+            ratio(|r| &r.p99_by_round),
         );
     }
 }
@@ -385,6 +427,7 @@ mod tests {
             wall: Duration::from_millis(1),
             cpu_ns: 500_000,
             stalled: false,
+            round_trips: None,
         }
     }
 

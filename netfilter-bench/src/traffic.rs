@@ -43,6 +43,35 @@ pub struct Generated {
     pub cpu_ns: i64,
     /// Whether the run stopped because nothing came back within the timeout.
     pub stalled: bool,
+    /// At window 1 (one datagram in flight, so each receive answers the last send): the
+    /// round trips after the first 10 % (the warm-up).
+    pub round_trips: Option<RoundTrips>,
+}
+
+/// Round trips of a window-1 run, from the `sendmmsg` to the `recvmmsg` that got it back.
+#[derive(Debug, Clone, Copy)]
+pub struct RoundTrips {
+    /// The median, in µs.
+    pub median_us: f64,
+    /// The 99th percentile, in µs.
+    pub p99_us: f64,
+}
+
+impl RoundTrips {
+    /// The median and 99th percentile of `ns`, after its first 10 %.
+    fn of(mut ns: Vec<u64>) -> Option<RoundTrips> {
+        let warm = ns.len() / 10;
+        let mut ns = ns.split_off(warm);
+        if ns.is_empty() {
+            return None;
+        }
+        ns.sort_unstable();
+        let at = |q: f64| ns[((ns.len() - 1) as f64 * q).round() as usize] as f64 / 1e3;
+        Some(RoundTrips {
+            median_us: at(0.5),
+            p99_us: at(0.99),
+        })
+    }
 }
 
 /// Sends `total` datagrams of `payload` bytes to `127.0.0.1:port` from one socket per address
@@ -117,6 +146,9 @@ pub fn generate(
         msg.msg_hdr.msg_iovlen = 1;
     }
 
+    // Window 1: each receive answers the last send, so the time between them is its round trip.
+    let mut round_trips = (window == 1).then(|| Vec::with_capacity(total as usize));
+    let mut sent_at = Instant::now();
     let cpu_start = cpu_ns(libc::RUSAGE_THREAD);
     let started = Instant::now();
     let (mut sent, mut received, mut stalled) = (0u64, 0u64, false);
@@ -132,6 +164,7 @@ pub fn generate(
             }
         }
         if room > 0 {
+            sent_at = Instant::now();
             // SAFETY: the first `room` headers point at `send_iov`, which points at `data`;
             // all outlive the call.
             let n = unsafe {
@@ -171,6 +204,9 @@ pub fn generate(
             }
             return Err(error);
         }
+        if let Some(round_trips) = &mut round_trips {
+            round_trips.push(sent_at.elapsed().as_nanos() as u64);
+        }
         received += n as u64;
     }
     Ok(Generated {
@@ -179,6 +215,7 @@ pub fn generate(
         wall: started.elapsed(),
         cpu_ns: cpu_ns(libc::RUSAGE_THREAD) - cpu_start,
         stalled,
+        round_trips: round_trips.and_then(RoundTrips::of),
     })
 }
 
@@ -201,4 +238,19 @@ fn set_rcvbuf(socket: &UdpSocket, bytes: libc::c_int) -> io::Result<()> {
         }
     }
     Err(io::Error::last_os_error())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_skip_the_warm_up_and_take_median_and_p99() {
+        // 10 warm-up values far off, then 1..=100 µs.
+        let mut ns: Vec<u64> = vec![1_000_000; 11];
+        ns.extend((1..=100).map(|us| us * 1000));
+        let rt = RoundTrips::of(ns).expect("values");
+        assert_eq!((rt.median_us, rt.p99_us), (51.0, 99.0));
+        assert!(RoundTrips::of(Vec::new()).is_none());
+    }
 }
