@@ -405,7 +405,10 @@ impl Packet {
         self.finish(VerdictKind::Accept)
     }
 
-    /// Drops the packet.
+    /// Drops the packet (`NF_DROP`). `std::mem::drop(packet)`, or letting it go out of
+    /// scope, drops it too, unless the queue's default verdict was changed
+    /// ([`QueueBuilder::default_verdict`](crate::QueueBuilder::default_verdict)); this method
+    /// says so explicitly and reports errors.
     ///
     /// # Errors
     /// As for [`Packet::accept`].
