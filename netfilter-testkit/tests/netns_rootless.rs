@@ -92,7 +92,7 @@ fn rootless_workout_as_nobody() {
         );
         return;
     }
-    if std::env::var_os(netfilter_testkit::rootless::CHILD_ENV).is_some() {
+    if netfilter_testkit::rootless::is_rerun() {
         return; // already inside a user namespace
     }
     let exe = std::env::current_exe().unwrap();

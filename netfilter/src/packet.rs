@@ -311,6 +311,11 @@ impl Packet {
 
     /// Sets the payload the verdict will replace the packet with (python-netfilterqueue's
     /// `set_payload`); fix its checksums first ([`crate::payload`]).
+    ///
+    /// In a network namespace owned by an unprivileged user namespace (a rootless test
+    /// sandbox), the kernel loses verdicts that carry a payload: the packet never comes out.
+    /// netfilter-testkit probes for this (`Feature::PayloadVerdict`), so tests that rewrite
+    /// payloads can skip there.
     pub fn set_payload(&mut self, payload: impl Into<Bytes>) {
         self.pending.payload = Some(payload.into());
     }
