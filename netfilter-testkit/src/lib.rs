@@ -8,8 +8,8 @@
 //! addresses from `198.18.0.0/15` and `2001:db8::/32`). [`rules::Rule`] installs NFQUEUE,
 //! NFLOG, MARK and counting rules inside with iptables or nft (removable, with counters),
 //! [`traffic`] sends UDP (also in bulk and as a chosen uid), TCP and ICMP echo with bounded
-//! waits, [`procfs`] reads a namespace's `nfnetlink_queue`/`nfnetlink_log` rows, and [`probe`] tells
-//! what this kernel supports. Nothing touches the host's namespace ([`guard`] checks that).
+//! waits, [`procfs`] reads a namespace's `nfnetlink_queue`/`nfnetlink_log` rows, and [`probe`]
+//! tells what this kernel supports. Nothing touches the host's namespace ([`guard`] checks that).
 //!
 //! Tests get their sandbox through [`sandbox_or_skip!`], which prints `SKIP <test>: <reason>`
 //! and returns when the machine cannot make one, and re-runs the test as root of a user

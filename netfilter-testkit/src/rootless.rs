@@ -70,7 +70,8 @@ pub const CHILD_ENV: &str = "NETFILTER_TESTKIT_ROOTLESS_CHILD";
 pub const DISABLE_ENV: &str = "NETFILTER_TESTKIT_NO_ROOTLESS";
 
 /// Whether this process is a test re-executed in a user namespace by
-/// [`sandbox_or_skip!`](crate::sandbox_or_skip) (see [Code that must run once](self#code-that-must-run-once)).
+/// [`sandbox_or_skip!`](crate::sandbox_or_skip) (see
+/// [Code that must run once](self#code-that-must-run-once)).
 pub fn is_rerun() -> bool {
     env::var_os(CHILD_ENV).is_some()
 }

@@ -76,7 +76,8 @@ fn rootless_workout() {
         drop((log, queue));
     }
     eprintln!(
-        "{MARK} euid={} uid_map={} sandbox={}",
+        "{MARK} rerun={} euid={} uid_map={} sandbox={}",
+        netfilter_testkit::rootless::is_rerun(),
         euid(),
         uid_map.split_whitespace().collect::<Vec<_>>().join(" "),
         hosts.client.name()
@@ -129,7 +130,7 @@ fn rootless_workout_as_nobody() {
     assert!(text.contains("in a user namespace"), "{text}");
     // Inside: uid 0 mapped to nobody, in an anonymous sandbox.
     assert!(
-        text.contains(&format!("{MARK} euid=0 uid_map=0 65534 1")),
+        text.contains(&format!("{MARK} rerun=true euid=0 uid_map=0 65534 1")),
         "{text}"
     );
 }
