@@ -22,7 +22,7 @@ fn lo(family: Family, port: u16) -> SocketAddr {
     }
 }
 
-/// IPv4 and UDP headers, IPv6 and UDP headers.
+/// A UDP datagram's length at layer 3 (what rule counters count): IP and UDP headers too.
 fn l3_len(family: Family, payload: &[u8]) -> u64 {
     let headers = match family {
         Family::Ipv4 => 20 + 8,
@@ -31,7 +31,7 @@ fn l3_len(family: Family, payload: &[u8]) -> u64 {
     headers + payload.len() as u64
 }
 
-/// `Ok(())`, or prints why this backend's part is skipped.
+/// Whether every feature is there; prints why this backend's part is skipped when not.
 fn backend_ready(backend: Backend, features: &[Feature]) -> bool {
     for &feature in features {
         if let Err(error) = probe::require(feature) {
