@@ -4,11 +4,12 @@
 //! # Real-kernel tests in private namespaces
 //!
 //! A [`Sandbox`] is a fresh network namespace with `lo` up, removed on drop even while a test
-//! panics. [`TwoHosts`] and [`Routed`] join several with veth links (fixed MACs, addresses from
-//! `198.18.0.0/15` and `2001:db8::/32`). [`rules::Rule`] installs NFQUEUE/NFLOG rules inside
-//! with iptables or nft, [`traffic`] sends UDP, TCP and ICMP echo with bounded waits,
-//! [`procfs`] reads a namespace's `nfnetlink_queue`/`nfnetlink_log` rows, and [`probe`] tells
-//! what this kernel supports. Nothing touches the host's namespace ([`guard`] checks that).
+//! panics. [`TwoHosts`], [`Routed`] and [`Bridged`] join several with veth links (fixed MACs,
+//! addresses from `198.18.0.0/15` and `2001:db8::/32`). [`rules::Rule`] installs NFQUEUE,
+//! NFLOG, MARK and counting rules inside with iptables or nft (removable, with counters),
+//! [`traffic`] sends UDP (also in bulk and as a chosen uid), TCP and ICMP echo with bounded
+//! waits, [`procfs`] reads a namespace's `nfnetlink_queue`/`nfnetlink_log` rows, and [`probe`]
+//! tells what this kernel supports. Nothing touches the host's namespace ([`guard`] checks that).
 //!
 //! Tests get their sandbox through [`sandbox_or_skip!`], which prints `SKIP <test>: <reason>`
 //! and returns when the machine cannot make one, and re-runs the test as root of a user
@@ -70,4 +71,4 @@ pub mod vectors;
 pub use error::Error;
 pub use fake::{FakeKernel, FakeTransport};
 pub use sandbox::{Sandbox, sweep_stale};
-pub use topology::{Routed, TwoHosts};
+pub use topology::{Bridged, Routed, TwoHosts};

@@ -29,6 +29,31 @@
 //!   `kernel.apparmor_restrict_unprivileged_userns`, seccomp in a container), the test skips with
 //!   the `errno` as its reason;
 //! * set `NETFILTER_TESTKIT_NO_ROOTLESS=1` to skip instead of re-executing.
+//!
+//! # Code that must run once
+//!
+//! Code *after* the macro runs once: in the re-executed test (the outer run returns at the
+//! macro), or, as root, in the only run. Put a child process, a fixture or anything else that
+//! must not be made twice there; it is made inside the user namespace, next to the sandbox.
+//! Code that must run *outside* the user namespace, once, goes before the macro behind
+//! [`is_rerun`]:
+//!
+//! ```no_run
+//! use netfilter_testkit::{rootless, sandbox_or_skip};
+//!
+//! #[test]
+//! fn with_a_helper() {
+//!     if !rootless::is_rerun() {
+//!         // Once, in the test's first process (as the invoking user): e.g. check a tool
+//!         // or write a fixture file that the re-executed test reads.
+//!     }
+//!     let sandbox = sandbox_or_skip!();
+//!     // Once: inside the user namespace (rootless), or the only run (root). A child process
+//!     // started here enters the sandbox with `sandbox.command(..)`.
+//!     let helper = sandbox.command("sleep").arg("1").spawn().unwrap();
+//!     # drop(helper);
+//! }
+//! ```
 
 use std::env;
 use std::ffi::CString;
@@ -43,6 +68,13 @@ use crate::Error;
 pub const CHILD_ENV: &str = "NETFILTER_TESTKIT_ROOTLESS_CHILD";
 /// When set (to anything), non-root tests skip instead of re-executing in a user namespace.
 pub const DISABLE_ENV: &str = "NETFILTER_TESTKIT_NO_ROOTLESS";
+
+/// Whether this process is a test re-executed in a user namespace by
+/// [`sandbox_or_skip!`](crate::sandbox_or_skip) (see
+/// [Code that must run once](self#code-that-must-run-once)).
+pub fn is_rerun() -> bool {
+    env::var_os(CHILD_ENV).is_some()
+}
 
 /// What a test should do before building a sandbox; the result of [`test_entry`], used by
 /// [`sandbox_or_skip!`](crate::sandbox_or_skip).
@@ -66,7 +98,7 @@ pub fn test_entry() -> TestEntry {
     if unsafe { libc::geteuid() } == 0 {
         return TestEntry::Proceed;
     }
-    if env::var_os(CHILD_ENV).is_some() {
+    if is_rerun() {
         return TestEntry::Skip("not root even inside the user namespace (uid map failed)".into());
     }
     if env::var_os(DISABLE_ENV).is_some() {

@@ -1,4 +1,5 @@
-//! Typed NFQUEUE and NFLOG rules, applied inside a sandbox with iptables/ip6tables or nft.
+//! Typed NFQUEUE, NFLOG, MARK and counting rules, applied inside a sandbox with
+//! iptables/ip6tables or nft.
 //!
 //! ```no_run
 //! # fn main() -> Result<(), netfilter_testkit::Error> {
@@ -29,9 +30,44 @@
 //! tools support the target there, otherwise nft. NFQUEUE prefers iptables because many kernels
 //! (this project's CI among them) lack nft's `queue` statement (`nft_queue`) while `xt_NFQUEUE`
 //! works through iptables-nft. [`Rule::backend`] forces one.
+//!
+//! # Marks, counters and removal
+//!
+//! [`Rule::set_mark`] sets the packet mark (`-j MARK --set-mark`, nft `meta mark set`),
+//! [`Rule::mark`] matches it (`-m mark --mark`, nft `meta mark`), and [`Rule::count`] only
+//! counts. [`Rule::install`] returns an [`InstalledRule`], whose
+//! [`counters`](InstalledRule::counters) tell how many packets and bytes the rule matched and
+//! which deletes the rule again when dropped (or on [`InstalledRule::remove`]), so that one
+//! test can compare "with" and "without":
+//!
+//! ```no_run
+//! # fn main() -> Result<(), netfilter_testkit::Error> {
+//! use netfilter_testkit::Sandbox;
+//! use netfilter_testkit::rules::{Hook, Protocol, Rule, Table};
+//! use netfilter_testkit::traffic;
+//!
+//! let sandbox = Sandbox::new()?;
+//! let to = ([127, 0, 0, 1], 9000).into();
+//! // Mark UDP to port 9000 on the way out, count marked packets on the way in.
+//! let marking = Rule::set_mark(0x2a)
+//!     .table(Table::Mangle)
+//!     .hook(Hook::Output)
+//!     .protocol(Protocol::Udp)
+//!     .dport(9000)
+//!     .install(&sandbox)?;
+//! let marked = Rule::count().mark(0x2a).install(&sandbox)?;
+//! traffic::udp_send(&sandbox, to, b"one")?;
+//! assert_eq!(marked.counters()?.packets, 1);
+//! marking.remove()?; // without the MARK rule, nothing is marked any more
+//! traffic::udp_send(&sandbox, to, b"two")?;
+//! assert_eq!(marked.counters()?.packets, 1);
+//! # Ok(())
+//! # }
+//! ```
 
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::probe::{self, Feature};
 use crate::{Error, Sandbox};
@@ -239,9 +275,14 @@ enum Target {
         size: Option<u32>,
         threshold: Option<u16>,
     },
+    /// `-j MARK --set-mark`.
+    Mark { value: u32 },
+    /// No target: the rule only counts.
+    Count,
 }
 
-/// An NFQUEUE or NFLOG rule, built step by step and installed with [`Rule::apply`].
+/// An NFQUEUE, NFLOG, MARK or counting rule, built step by step and installed with
+/// [`Rule::apply`] (for the sandbox's life) or [`Rule::install`] (removed again on drop).
 ///
 /// Defaults: IPv4, table `filter`, hook INPUT, no match, [`Backend::Auto`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -255,9 +296,14 @@ pub struct Rule {
     dport: Option<u16>,
     source: Option<IpAddr>,
     destination: Option<IpAddr>,
+    /// `-m mark --mark value/mask`.
+    mark: Option<(u32, u32)>,
     target: Target,
     backend: Backend,
     misuse: Option<&'static str>,
+    /// The comment that names an installed rule (see [`Rule::install`]); with nft, a tagged
+    /// rule also gets a `counter`.
+    tag: Option<String>,
 }
 
 impl Rule {
@@ -271,9 +317,11 @@ impl Rule {
             dport: None,
             source: None,
             destination: None,
+            mark: None,
             target,
             backend: Backend::Auto,
             misuse: None,
+            tag: None,
         }
     }
 
@@ -306,6 +354,18 @@ impl Rule {
             size: None,
             threshold: None,
         })
+    }
+
+    /// `-j MARK --set-mark <value>` (nft `meta mark set <value>`): give matching packets the
+    /// mark `value`; the packet goes on to the next rule.
+    pub fn set_mark(value: u32) -> Rule {
+        Rule::new(Target::Mark { value })
+    }
+
+    /// A rule without a target: it only counts the packets it matches (read them with
+    /// [`InstalledRule::counters`]); the packet goes on to the next rule.
+    pub fn count() -> Rule {
+        Rule::new(Target::Count)
     }
 
     /// The address family (default IPv4).
@@ -356,12 +416,24 @@ impl Rule {
         self
     }
 
+    /// Match packets whose mark is `value` (`-m mark --mark <value>`, nft `meta mark <value>`).
+    pub fn mark(self, value: u32) -> Rule {
+        self.mark_masked(value, u32::MAX)
+    }
+
+    /// Match packets whose mark, ANDed with `mask`, is `value` (`-m mark --mark
+    /// <value>/<mask>`, nft `meta mark and <mask> == <value>`).
+    pub fn mark_masked(mut self, value: u32, mask: u32) -> Rule {
+        self.mark = Some((value, mask));
+        self
+    }
+
     /// NFQUEUE `--queue-bypass`: accept packets when no program listens on the queue instead
     /// of dropping them.
     pub fn bypass(mut self) -> Rule {
         match &mut self.target {
             Target::Queue { bypass, .. } => *bypass = true,
-            Target::Log { .. } => self.misuse = Some("bypass() applies to NFQUEUE rules only"),
+            _ => self.misuse = Some("bypass() applies to NFQUEUE rules only"),
         }
         self
     }
@@ -370,7 +442,7 @@ impl Rule {
     pub fn cpu_fanout(mut self) -> Rule {
         match &mut self.target {
             Target::Queue { cpu_fanout, .. } => *cpu_fanout = true,
-            Target::Log { .. } => self.misuse = Some("cpu_fanout() applies to NFQUEUE rules only"),
+            _ => self.misuse = Some("cpu_fanout() applies to NFQUEUE rules only"),
         }
         self
     }
@@ -379,7 +451,7 @@ impl Rule {
     pub fn prefix(mut self, text: &str) -> Rule {
         match &mut self.target {
             Target::Log { prefix, .. } => *prefix = Some(text.to_owned()),
-            Target::Queue { .. } => self.misuse = Some("prefix() applies to NFLOG rules only"),
+            _ => self.misuse = Some("prefix() applies to NFLOG rules only"),
         }
         self
     }
@@ -388,7 +460,7 @@ impl Rule {
     pub fn size(mut self, bytes: u32) -> Rule {
         match &mut self.target {
             Target::Log { size, .. } => *size = Some(bytes),
-            Target::Queue { .. } => self.misuse = Some("size() applies to NFLOG rules only"),
+            _ => self.misuse = Some("size() applies to NFLOG rules only"),
         }
         self
     }
@@ -398,7 +470,7 @@ impl Rule {
     pub fn threshold(mut self, packets: u16) -> Rule {
         match &mut self.target {
             Target::Log { threshold, .. } => *threshold = Some(packets),
-            Target::Queue { .. } => self.misuse = Some("threshold() applies to NFLOG rules only"),
+            _ => self.misuse = Some("threshold() applies to NFLOG rules only"),
         }
         self
     }
@@ -414,8 +486,41 @@ impl Rule {
         self.family
     }
 
-    fn is_queue(&self) -> bool {
-        matches!(self.target, Target::Queue { .. })
+    /// The features the rule needs with `backend` (iptables for [`Backend::Auto`]): its
+    /// target's and its matches'.
+    fn needs(&self, backend: Backend) -> Vec<Feature> {
+        let v4 = self.family == Family::Ipv4;
+        let pick = |iptables: Feature, ip6tables: Feature, nft: Feature| match backend {
+            Backend::Nft => nft,
+            Backend::Iptables | Backend::Auto if v4 => iptables,
+            Backend::Iptables | Backend::Auto => ip6tables,
+        };
+        let mark = || {
+            pick(
+                Feature::IptablesMark,
+                Feature::Ip6tablesMark,
+                Feature::NftMark,
+            )
+        };
+        let mut needs = Vec::new();
+        match self.target {
+            Target::Queue { .. } => needs.push(pick(
+                Feature::IptablesNfqueue,
+                Feature::Ip6tablesNfqueue,
+                Feature::NftQueue,
+            )),
+            Target::Log { .. } => needs.push(pick(
+                Feature::IptablesNflog,
+                Feature::Ip6tablesNflog,
+                Feature::NftLog,
+            )),
+            Target::Mark { .. } => needs.push(mark()),
+            Target::Count => {}
+        }
+        if self.mark.is_some() && !needs.contains(&mark()) {
+            needs.push(mark());
+        }
+        needs
     }
 
     fn validate(&self) -> Result<(), Error> {
@@ -467,13 +572,18 @@ impl Rule {
     ///
     /// [`Error::Invalid`] for an impossible rule (see [`Rule::apply`]).
     pub fn iptables_argv(&self) -> Result<Vec<String>, Error> {
+        self.iptables_command("-A")
+    }
+
+    /// The iptables/ip6tables command line that appends (`-A`) or deletes (`-D`) the rule.
+    fn iptables_command(&self, action: &str) -> Result<Vec<String>, Error> {
         self.validate()?;
         let mut argv: Vec<String> = [
             self.family.iptables(),
             "-w",
             "-t",
             self.table.name(),
-            "-A",
+            action,
             self.hook.chain(),
         ]
         .map(String::from)
@@ -493,6 +603,12 @@ impl Rule {
         }
         if let Some(port) = self.dport {
             push(&["--dport", &port.to_string()]);
+        }
+        if let Some((value, mask)) = self.mark {
+            push(&["-m", "mark", "--mark", &mark_text(value, mask)]);
+        }
+        if let Some(tag) = &self.tag {
+            push(&["-m", "comment", "--comment", tag]);
         }
         match &self.target {
             Target::Queue {
@@ -531,12 +647,14 @@ impl Rule {
                     push(&["--nflog-threshold", &threshold.to_string()]);
                 }
             }
+            Target::Mark { value } => push(&["-j", "MARK", "--set-mark", &format!("{value:#x}")]),
+            Target::Count => {}
         }
         Ok(argv)
     }
 
     /// The `nft -f` script that installs the rule in table [`NFT_TABLE`], in a base chain
-    /// named `<table>_<hook>` (both created if missing).
+    /// named `<table>_<hook>` (both created if missing), chain [`Rule::nft_chain`].
     ///
     /// # Errors
     ///
@@ -544,7 +662,7 @@ impl Rule {
     pub fn nft_script(&self) -> Result<String, Error> {
         self.validate()?;
         let family = self.family.nft();
-        let chain = format!("{}_{}", self.table.name(), self.hook.nft());
+        let chain = self.nft_chain();
         let mut rule = Vec::<String>::new();
         if let Some(protocol) = self.protocol {
             rule.push(format!("meta l4proto {}", protocol.nft(self.family)));
@@ -563,6 +681,14 @@ impl Rule {
             if let Some(port) = self.dport {
                 rule.push(format!("{name} dport {port}"));
             }
+        }
+        match self.mark {
+            Some((value, u32::MAX)) => rule.push(format!("meta mark {value:#x}")),
+            Some((value, mask)) => rule.push(format!("meta mark and {mask:#x} == {value:#x}")),
+            None => {}
+        }
+        if self.tag.is_some() {
+            rule.push("counter".into());
         }
         match &self.target {
             Target::Queue {
@@ -607,6 +733,11 @@ impl Rule {
                 }
                 rule.push(statement);
             }
+            Target::Mark { value } => rule.push(format!("meta mark set {value:#x}")),
+            Target::Count => {}
+        }
+        if let Some(tag) = &self.tag {
+            rule.push(format!("comment \"{tag}\""));
         }
         Ok(format!(
             "add table {family} {NFT_TABLE}\n\
@@ -625,24 +756,22 @@ impl Rule {
     ///
     /// [`Error::Unsupported`] when neither backend (or not the forced one) supports the target.
     pub fn resolve_backend(&self) -> Result<Backend, Error> {
-        let (iptables, nft) = match (self.is_queue(), self.family) {
-            (true, Family::Ipv4) => (Feature::IptablesNfqueue, Feature::NftQueue),
-            (true, Family::Ipv6) => (Feature::Ip6tablesNfqueue, Feature::NftQueue),
-            (false, Family::Ipv4) => (Feature::IptablesNflog, Feature::NftLog),
-            (false, Family::Ipv6) => (Feature::Ip6tablesNflog, Feature::NftLog),
+        let require_all = |backend| -> Result<Backend, Error> {
+            for feature in self.needs(backend) {
+                probe::require(feature)?;
+            }
+            Ok(backend)
         };
         match self.backend {
-            Backend::Iptables => probe::require(iptables).map(|()| Backend::Iptables),
-            Backend::Nft => probe::require(nft).map(|()| Backend::Nft),
-            Backend::Auto => match probe::require(iptables) {
-                Ok(()) => Ok(Backend::Iptables),
-                Err(iptables_error) => probe::require(nft).map(|()| Backend::Nft).map_err(|_| {
+            Backend::Auto => require_all(Backend::Iptables).or_else(|iptables_error| {
+                require_all(Backend::Nft).map_err(|nft_error| {
                     Error::unsupported(
-                        format!("{} and {}", iptables.describe(), nft.describe()),
-                        iptables_error.to_string(),
+                        "the rule with iptables and with nft",
+                        format!("{iptables_error}; {nft_error}"),
                     )
-                }),
-            },
+                })
+            }),
+            forced => require_all(forced),
         }
     }
 
@@ -661,6 +790,37 @@ impl Rule {
         Ok(backend)
     }
 
+    /// Installs the rule inside `sandbox` like [`Rule::apply`], and returns a handle that reads
+    /// its counters and deletes it again when dropped (or on [`InstalledRule::remove`]).
+    ///
+    /// The rule carries a comment that names it (`-m comment --comment nftk-rule-<n>`, nft
+    /// `comment`), so that it can be found among the chain's other rules; with nft it also
+    /// gets a `counter` statement.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Rule::apply`].
+    pub fn install<'s>(&self, sandbox: &'s Sandbox) -> Result<InstalledRule<'s>, Error> {
+        static NEXT_TAG: AtomicU32 = AtomicU32::new(0);
+        let mut rule = self.clone();
+        rule.tag = Some(format!(
+            "nftk-rule-{}",
+            NEXT_TAG.fetch_add(1, Ordering::Relaxed)
+        ));
+        let backend = rule.apply(sandbox)?;
+        Ok(InstalledRule {
+            sandbox,
+            rule,
+            backend,
+            removed: false,
+        })
+    }
+
+    /// The nft base chain the rule goes to: `<table>_<hook>` in table [`NFT_TABLE`].
+    pub fn nft_chain(&self) -> String {
+        format!("{}_{}", self.table.name(), self.hook.nft())
+    }
+
     /// Installs the rule with `backend` without probing ([`Backend::Auto`] means iptables).
     pub(crate) fn apply_with(&self, sandbox: &Sandbox, backend: Backend) -> Result<(), Error> {
         match backend {
@@ -675,6 +835,193 @@ impl Rule {
         }
         Ok(())
     }
+}
+
+/// `value` or `value/mask` as iptables' mark match writes it.
+fn mark_text(value: u32, mask: u32) -> String {
+    if mask == u32::MAX {
+        format!("{value:#x}")
+    } else {
+        format!("{value:#x}/{mask:#x}")
+    }
+}
+
+/// A rule's packet and byte counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Counters {
+    /// Packets the rule matched.
+    pub packets: u64,
+    /// Bytes of those packets (their layer 3 length).
+    pub bytes: u64,
+}
+
+/// A rule installed by [`Rule::install`]: it reads the rule's counters, and deletes the rule
+/// when dropped (errors are ignored there; [`InstalledRule::remove`] reports them).
+#[derive(Debug)]
+#[must_use = "dropping an InstalledRule removes the rule at once"]
+pub struct InstalledRule<'s> {
+    sandbox: &'s Sandbox,
+    rule: Rule,
+    backend: Backend,
+    removed: bool,
+}
+
+impl InstalledRule<'_> {
+    /// The backend that installed the rule ([`Backend::Iptables`] or [`Backend::Nft`]).
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The comment that names the rule in listings (`nftk-rule-<n>`).
+    pub fn tag(&self) -> &str {
+        self.rule.tag.as_deref().unwrap_or_default()
+    }
+
+    /// How many packets and bytes the rule has matched so far (iptables `-L -v -x`, nft
+    /// `counter`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Command`] when listing the chain fails; [`Error::Parse`] when the rule is not
+    /// in the listing (someone flushed the chain) or its counters cannot be read.
+    pub fn counters(&self) -> Result<Counters, Error> {
+        match self.backend {
+            Backend::Nft => {
+                let rule = self.nft_rule()?;
+                let counter = rule
+                    .get("expr")
+                    .and_then(|expr| expr.as_array())
+                    .and_then(|expr| expr.iter().find_map(|e| e.get("counter")))
+                    .and_then(|c| Some((c.get("packets")?.as_u64()?, c.get("bytes")?.as_u64()?)));
+                match counter {
+                    Some((packets, bytes)) => Ok(Counters { packets, bytes }),
+                    None => Err(Error::Parse {
+                        what: format!("the counter of nft rule {}", self.tag()),
+                        input: rule.to_string(),
+                    }),
+                }
+            }
+            Backend::Iptables | Backend::Auto => {
+                let rule = &self.rule;
+                let listing = self.sandbox.exec(&[
+                    rule.family.iptables(),
+                    "-w",
+                    "-t",
+                    rule.table.name(),
+                    "-L",
+                    rule.hook.chain(),
+                    "-v",
+                    "-x",
+                    "-n",
+                ])?;
+                parse_iptables_counters(&listing, self.tag())
+            }
+        }
+    }
+
+    /// Deletes the rule now.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Command`] when the tool refuses; [`Error::Parse`] when an nft rule is no longer
+    /// in its chain.
+    pub fn remove(mut self) -> Result<(), Error> {
+        self.removed = true;
+        self.delete()
+    }
+
+    fn delete(&self) -> Result<(), Error> {
+        match self.backend {
+            Backend::Nft => {
+                let handle = self.nft_rule()?.get("handle").and_then(|h| h.as_u64());
+                let Some(handle) = handle else {
+                    return Err(Error::Parse {
+                        what: format!("the handle of nft rule {}", self.tag()),
+                        input: String::new(),
+                    });
+                };
+                let handle = handle.to_string();
+                let chain = self.rule.nft_chain();
+                self.sandbox.exec(&[
+                    "nft",
+                    "delete",
+                    "rule",
+                    self.rule.family.nft(),
+                    NFT_TABLE,
+                    &chain,
+                    "handle",
+                    &handle,
+                ])?;
+            }
+            Backend::Iptables | Backend::Auto => {
+                let argv = self.rule.iptables_command("-D")?;
+                let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+                self.sandbox.exec(&argv)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The rule's object in `nft -j list chain`.
+    fn nft_rule(&self) -> Result<serde_json::Value, Error> {
+        let chain = self.rule.nft_chain();
+        let listing = self.sandbox.exec(&[
+            "nft",
+            "-j",
+            "list",
+            "chain",
+            self.rule.family.nft(),
+            NFT_TABLE,
+            &chain,
+        ])?;
+        find_nft_rule(&listing, self.tag())
+    }
+}
+
+impl Drop for InstalledRule<'_> {
+    fn drop(&mut self) {
+        if !self.removed {
+            // Nothing can be reported from Drop; the rule goes with its sandbox at the latest.
+            let _ = self.delete();
+        }
+    }
+}
+
+/// The counters of the rule commented `/* tag */` in an `iptables -L -v -x -n` listing.
+fn parse_iptables_counters(listing: &str, tag: &str) -> Result<Counters, Error> {
+    let comment = format!("/* {tag} */");
+    let parse_error = || Error::Parse {
+        what: format!("the counters of iptables rule {tag}"),
+        input: listing.to_owned(),
+    };
+    let line = listing
+        .lines()
+        .find(|line| line.contains(&comment))
+        .ok_or_else(parse_error)?;
+    let mut fields = line.split_whitespace().map(str::parse::<u64>);
+    match (fields.next(), fields.next()) {
+        (Some(Ok(packets)), Some(Ok(bytes))) => Ok(Counters { packets, bytes }),
+        _ => Err(parse_error()),
+    }
+}
+
+/// The rule commented `tag` in an `nft -j list chain` listing.
+fn find_nft_rule(listing: &str, tag: &str) -> Result<serde_json::Value, Error> {
+    let parse_error = || Error::Parse {
+        what: format!("nft rule {tag} in the chain listing"),
+        input: listing.to_owned(),
+    };
+    let json: serde_json::Value = serde_json::from_str(listing).map_err(|_| parse_error())?;
+    json.get("nftables")
+        .and_then(|items| items.as_array())
+        .and_then(|items| {
+            items
+                .iter()
+                .filter_map(|item| item.get("rule"))
+                .find(|rule| rule.get("comment").and_then(|c| c.as_str()) == Some(tag))
+        })
+        .cloned()
+        .ok_or_else(parse_error)
 }
 
 #[cfg(test)]
@@ -741,8 +1088,85 @@ mod tests {
         assert!(invalid(Rule::log(1).bypass()));
         assert!(invalid(Rule::queue(1).prefix("x")));
         assert!(invalid(Rule::log(1).prefix("a\"b")));
+        assert!(invalid(Rule::set_mark(1).bypass()));
+        assert!(invalid(Rule::count().prefix("x")));
         assert!(!invalid(
             Rule::queue(0).table(Table::Nat).hook(Hook::Postrouting)
         ));
+    }
+
+    #[test]
+    fn mark_rules_to_both_backends() {
+        let rule = Rule::set_mark(0x2a)
+            .table(Table::Mangle)
+            .hook(Hook::Prerouting)
+            .protocol(Protocol::Udp)
+            .dport(53)
+            .mark_masked(0x1, 0xff);
+        assert_eq!(
+            rule.iptables_argv().unwrap().join(" "),
+            "iptables -w -t mangle -A PREROUTING -p udp --dport 53 -m mark --mark 0x1/0xff \
+             -j MARK --set-mark 0x2a"
+        );
+        assert!(rule.nft_script().unwrap().ends_with(
+            "add rule ip nftk mangle_prerouting meta l4proto udp udp dport 53 \
+             meta mark and 0xff == 0x1 meta mark set 0x2a\n"
+        ));
+        let count = Rule::count().family(Family::Ipv6).mark(7);
+        assert_eq!(
+            count.iptables_argv().unwrap().join(" "),
+            "ip6tables -w -t filter -A INPUT -m mark --mark 0x7"
+        );
+        assert!(
+            count
+                .nft_script()
+                .unwrap()
+                .ends_with("add rule ip6 nftk filter_input meta mark 0x7\n")
+        );
+        assert_eq!(
+            count.needs(Backend::Iptables),
+            [Feature::Ip6tablesMark],
+            "a mark match needs the mark feature"
+        );
+        assert_eq!(Rule::count().needs(Backend::Nft), []);
+        assert_eq!(
+            Rule::queue(1).mark(1).needs(Backend::Nft),
+            [Feature::NftQueue, Feature::NftMark]
+        );
+    }
+
+    #[test]
+    fn tagged_rules_carry_a_comment_and_an_nft_counter() {
+        let mut rule = Rule::queue(3).protocol(Protocol::Tcp);
+        rule.tag = Some("nftk-rule-9".into());
+        assert_eq!(
+            rule.iptables_command("-D").unwrap().join(" "),
+            "iptables -w -t filter -D INPUT -p tcp -m comment --comment nftk-rule-9 -j NFQUEUE \
+             --queue-num 3"
+        );
+        assert!(rule.nft_script().unwrap().ends_with(
+            "add rule ip nftk filter_input meta l4proto tcp counter queue num 3 \
+             comment \"nftk-rule-9\"\n"
+        ));
+    }
+
+    #[test]
+    fn counters_are_parsed_from_listings() {
+        let iptables = "Chain INPUT (policy ACCEPT 0 packets, 0 bytes)\n    pkts      bytes target     prot opt in     out     source               destination\n       3      252            17   --  *      *       0.0.0.0/0            0.0.0.0/0            udp dpt:9 /* nftk-rule-11 */\n       5      420 MARK       17   --  *      *       0.0.0.0/0            0.0.0.0/0            /* nftk-rule-1 */ MARK set 0x2a\n";
+        assert_eq!(
+            parse_iptables_counters(iptables, "nftk-rule-1").unwrap(),
+            Counters {
+                packets: 5,
+                bytes: 420
+            }
+        );
+        assert!(matches!(
+            parse_iptables_counters(iptables, "nftk-rule-2"),
+            Err(Error::Parse { .. })
+        ));
+        let nft = r#"{"nftables": [{"metainfo": {"version": "1.0.6"}}, {"chain": {"family": "ip", "table": "nftk", "name": "filter_input", "handle": 1}}, {"rule": {"family": "ip", "table": "nftk", "chain": "filter_input", "handle": 2, "comment": "nftk-rule-4", "expr": [{"match": {"op": "==", "left": {"meta": {"key": "mark"}}, "right": 42}}, {"counter": {"packets": 2, "bytes": 56}}]}}]}"#;
+        let rule = find_nft_rule(nft, "nftk-rule-4").unwrap();
+        assert_eq!(rule.get("handle").and_then(|h| h.as_u64()), Some(2));
+        assert!(find_nft_rule(nft, "nftk-rule-40").is_err());
     }
 }

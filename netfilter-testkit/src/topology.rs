@@ -1,5 +1,6 @@
-//! Multi-namespace topologies: [`TwoHosts`] (client and server on one veth link) and [`Routed`]
-//! (client – router – server).
+//! Multi-namespace topologies: [`TwoHosts`] (client and server on one veth link), [`Routed`]
+//! (client – router – server) and [`Bridged`] (left – bridge – right, one subnet), and
+//! [`veth`] to join namespaces of one's own.
 //!
 //! Interfaces are created directly inside the namespaces (`ip link add … netns …` run inside one
 //! of them), never in the host's namespace, and vanish with their namespaces. Addresses come
@@ -187,6 +188,129 @@ impl Routed {
     }
 }
 
+/// Three namespaces, left – bridge – right: the bridge namespace has a Linux bridge, `br0`,
+/// whose two ports, `veth0` and `veth1`, lead to `left` and `right`, which share one subnet.
+/// For `physindev`/`physoutdev` and the bridge path through the iptables hooks.
+///
+/// Where the kernel has `br_netfilter` ([`Feature::BrNetfilter`](crate::probe::Feature)), it
+/// is switched on inside the bridge namespace (`net.bridge.bridge-nf-call-iptables` and
+/// `-ip6tables` = 1): bridged packets then traverse the bridge namespace's PREROUTING, FORWARD
+/// and POSTROUTING chains, and queued or logged ones carry their bridge ports as physical
+/// devices. Tests that need it `require!(Feature::BrNetfilter)`; elsewhere the bridge still
+/// forwards, past the iptables hooks.
+///
+/// | | interface | MAC | IPv4 | IPv6 |
+/// |---|---|---|---|---|
+/// | left | `veth0` | `02:00:00:00:03:01` | `198.18.3.1/24` | `2001:db8:3::1/64` |
+/// | bridge, left port | `veth0` (in `br0`) | `02:00:00:00:03:11` | – | – |
+/// | bridge, right port | `veth1` (in `br0`) | `02:00:00:00:03:12` | – | – |
+/// | right | `veth0` | `02:00:00:00:03:02` | `198.18.3.2/24` | `2001:db8:3::2/64` |
+///
+/// ```no_run
+/// # fn main() -> Result<(), netfilter_testkit::Error> {
+/// use netfilter_testkit::Bridged;
+/// use netfilter_testkit::rules::{Hook, Protocol, Rule};
+///
+/// let net = Bridged::new()?;
+/// // Bridged datagrams, seen by the bridge namespace's FORWARD chain (with br_netfilter).
+/// let forwarded = Rule::count()
+///     .hook(Hook::Forward)
+///     .protocol(Protocol::Udp)
+///     .install(&net.bridge)?;
+/// let to = (Bridged::RIGHT.ipv4, 7000).into();
+/// netfilter_testkit::traffic::udp_send(&net.left, to, b"over the bridge")?;
+/// assert_eq!(forwarded.counters()?.packets, 1);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Bridged {
+    /// The left host.
+    pub left: Sandbox,
+    /// The namespace with the bridge.
+    pub bridge: Sandbox,
+    /// The right host.
+    pub right: Sandbox,
+}
+
+impl Bridged {
+    /// The bridge's name in the bridge namespace.
+    pub const BRIDGE: &'static str = "br0";
+    /// The bridge port that leads to the left host.
+    pub const LEFT_PORT: &'static str = "veth0";
+    /// The bridge port that leads to the right host.
+    pub const RIGHT_PORT: &'static str = "veth1";
+    /// The left host's interface.
+    pub const LEFT: Endpoint = Endpoint {
+        iface: IFACE,
+        mac: [0x02, 0, 0, 0, 0x03, 0x01],
+        ipv4: Ipv4Addr::new(198, 18, 3, 1),
+        ipv6: Ipv6Addr::new(0x2001, 0xdb8, 3, 0, 0, 0, 0, 1),
+    };
+    /// The right host's interface.
+    pub const RIGHT: Endpoint = Endpoint {
+        iface: IFACE,
+        mac: [0x02, 0, 0, 0, 0x03, 0x02],
+        ipv4: Ipv4Addr::new(198, 18, 3, 2),
+        ipv6: Ipv6Addr::new(0x2001, 0xdb8, 3, 0, 0, 0, 0, 2),
+    };
+    const LEFT_PORT_MAC: Mac = [0x02, 0, 0, 0, 0x03, 0x11];
+    const RIGHT_PORT_MAC: Mac = [0x02, 0, 0, 0, 0x03, 0x12];
+
+    /// Creates the three namespaces, the bridge and its ports, and switches `br_netfilter` on
+    /// in the bridge namespace where the kernel has it.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Sandbox::new`], and [`Error::Command`] or [`Error::Io`] when a step fails
+    /// (the kernel has no bridge support, say).
+    pub fn new() -> Result<Bridged, Error> {
+        let left = Sandbox::new()?;
+        let bridge = Sandbox::new()?;
+        let right = Sandbox::new()?;
+        veth(
+            &left,
+            Self::LEFT.iface,
+            Self::LEFT.mac,
+            &bridge,
+            Self::LEFT_PORT,
+            Self::LEFT_PORT_MAC,
+        )?;
+        veth(
+            &right,
+            Self::RIGHT.iface,
+            Self::RIGHT.mac,
+            &bridge,
+            Self::RIGHT_PORT,
+            Self::RIGHT_PORT_MAC,
+        )?;
+        let batch = format!(
+            "link add name {br} type bridge\n\
+             link set dev {l} master {br}\n\
+             link set dev {r} master {br}\n\
+             link set dev {l} up\n\
+             link set dev {r} up\n\
+             link set dev {br} up\n",
+            br = Self::BRIDGE,
+            l = Self::LEFT_PORT,
+            r = Self::RIGHT_PORT,
+        );
+        bridge.exec_with_input(&["ip", "-batch", "-"], &batch)?;
+        configure(&left, &Self::LEFT, &Self::RIGHT)?;
+        configure(&right, &Self::RIGHT, &Self::LEFT)?;
+        if crate::probe::supports(crate::probe::Feature::BrNetfilter) {
+            for family in ["iptables", "ip6tables"] {
+                set_sysctl(&bridge, &format!("net/bridge/bridge-nf-call-{family}"), "1")?;
+            }
+        }
+        Ok(Bridged {
+            left,
+            bridge,
+            right,
+        })
+    }
+}
+
 /// Writes a sysctl under `/proc/sys/` inside `sandbox` (net sysctls are per namespace and
 /// resolved by the writing thread).
 ///
@@ -200,33 +324,52 @@ pub fn set_sysctl(sandbox: &Sandbox, key: &str, value: &str) -> Result<(), Error
         .map_err(|e| Error::io(format!("write {path} in {}", sandbox.name()), e))
 }
 
-/// Joins `a` and `b` with a veth pair created inside `a` whose peer is created directly in `b`,
-/// then sets addresses, brings both ends up and adds permanent neighbours.
-fn link(a: &Sandbox, a_end: &Endpoint, b: &Sandbox, b_end: &Endpoint) -> Result<(), Error> {
+/// Creates a veth pair between two sandboxes: `a_iface` (with MAC `a_mac`) inside `a`, its
+/// peer `b_iface` (with MAC `b_mac`) directly inside `b`. The pair is made by `ip link add …
+/// netns` run inside `a`, so no interface ever exists in the host's namespace, even for a
+/// moment. Both ends are left down and without addresses.
+///
+/// ```no_run
+/// # fn main() -> Result<(), netfilter_testkit::Error> {
+/// use netfilter_testkit::Sandbox;
+/// use netfilter_testkit::topology::veth;
+///
+/// let (a, b) = (Sandbox::new()?, Sandbox::new()?);
+/// veth(&a, "up0", [0x02, 0, 0, 0, 0x0a, 1], &b, "down0", [0x02, 0, 0, 0, 0x0a, 2])?;
+/// a.exec(&["ip", "link", "set", "dev", "up0", "up"])?;
+/// b.exec(&["ip", "link", "set", "dev", "down0", "up"])?;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// # Errors
+///
+/// [`Error::Command`] when `ip` refuses (a name already taken, say).
+pub fn veth(
+    a: &Sandbox,
+    a_iface: &str,
+    a_mac: Mac,
+    b: &Sandbox,
+    b_iface: &str,
+    b_mac: Mac,
+) -> Result<(), Error> {
     let mut command = a.command("ip");
     let b_path = b.pass_to(&mut command);
-    let a_mac = mac_to_string(a_end.mac);
-    let b_mac = mac_to_string(b_end.mac);
+    let a_mac = mac_to_string(a_mac);
+    let b_mac = mac_to_string(b_mac);
     let argv = [
-        "ip",
-        "link",
-        "add",
-        "name",
-        a_end.iface,
-        "address",
-        &a_mac,
-        "type",
-        "veth",
-        "peer",
-        "name",
-        b_end.iface,
-        "address",
-        &b_mac,
-        "netns",
-        &b_path,
+        "ip", "link", "add", "name", a_iface, "address", &a_mac, "type", "veth", "peer", "name",
+        b_iface, "address", &b_mac, "netns", &b_path,
     ];
     command.args(&argv[1..]);
     crate::sandbox::output_of(command, &argv)?;
+    Ok(())
+}
+
+/// Joins `a` and `b` with a [`veth`] pair, then sets addresses, brings both ends up and adds
+/// permanent neighbours.
+fn link(a: &Sandbox, a_end: &Endpoint, b: &Sandbox, b_end: &Endpoint) -> Result<(), Error> {
+    veth(a, a_end.iface, a_end.mac, b, b_end.iface, b_end.mac)?;
     configure(a, a_end, b_end)?;
     configure(b, b_end, a_end)
 }

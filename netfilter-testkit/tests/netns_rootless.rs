@@ -76,7 +76,8 @@ fn rootless_workout() {
         drop((log, queue));
     }
     eprintln!(
-        "{MARK} euid={} uid_map={} sandbox={}",
+        "{MARK} rerun={} euid={} uid_map={} sandbox={}",
+        netfilter_testkit::rootless::is_rerun(),
         euid(),
         uid_map.split_whitespace().collect::<Vec<_>>().join(" "),
         hosts.client.name()
@@ -92,7 +93,7 @@ fn rootless_workout_as_nobody() {
         );
         return;
     }
-    if std::env::var_os(netfilter_testkit::rootless::CHILD_ENV).is_some() {
+    if netfilter_testkit::rootless::is_rerun() {
         return; // already inside a user namespace
     }
     let exe = std::env::current_exe().unwrap();
@@ -129,7 +130,7 @@ fn rootless_workout_as_nobody() {
     assert!(text.contains("in a user namespace"), "{text}");
     // Inside: uid 0 mapped to nobody, in an anonymous sandbox.
     assert!(
-        text.contains(&format!("{MARK} euid=0 uid_map=0 65534 1")),
+        text.contains(&format!("{MARK} rerun=true euid=0 uid_map=0 65534 1")),
         "{text}"
     );
 }

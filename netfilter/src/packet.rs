@@ -349,6 +349,11 @@ impl Packet {
     /// checksum field) is dropped silently further on, while the verdict itself reports
     /// success. Build replacements with [`crate::payload`], which keeps them valid.
     ///
+    /// In a network namespace owned by an unprivileged user namespace (a rootless test
+    /// sandbox), the kernel loses verdicts that carry a payload: the packet never comes out.
+    /// netfilter-testkit probes for this (`Feature::PayloadVerdict`), so tests that rewrite
+    /// payloads can skip there.
+    ///
     /// # Errors
     /// [`Error::OutOfRange`] for a payload over [`MAX_VERDICT_PAYLOAD`] bytes; the packet is
     /// left as it was and still takes any verdict.
