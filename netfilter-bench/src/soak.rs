@@ -77,7 +77,7 @@ use netfilter_testkit::rules::{Hook, Protocol, Rule};
 use crate::Outcome;
 
 /// What the phases' threads return: their errors cross threads.
-type Shared<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+type ThreadResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 /// The queue the soak's NFQUEUE rule feeds.
 const QUEUE: u16 = 0;
@@ -123,6 +123,7 @@ struct Options {
     log: bool,
 }
 
+/// `soak --help`.
 const USAGE: &str = "usage: netfilter-bench soak [--packets N] [--workers N] [--window N] \
 [--max-len N] [--hold-ms N] [--default-verdict accept|drop] [--log-packets N] \
 [--log-rate PKT_PER_S] [--copy-range BYTES] [--recv-buffer BYTES] [--log-recv-buffer BYTES] \
@@ -135,6 +136,7 @@ through NFLOG group 1 with sequence numbers, and checks that every packet got th
 verdict implies and that memory stayed flat. Exit status 1 when a check fails.";
 
 impl Options {
+    /// The options of `args` (after `soak`); `None` when `--help` printed the usage.
     fn parse(args: &[String]) -> Result<Option<Options>, Box<dyn std::error::Error>> {
         let mut options = Options {
             packets: 2_000_000,
@@ -254,8 +256,10 @@ enum Kind {
 }
 
 impl Kind {
+    /// Every kind, in the summary's order.
     const ALL: [Kind; 4] = [Kind::Accept, Kind::Drop, Kind::Repeat, Kind::Default];
 
+    /// Its name in the summary and in errors.
     fn name(self) -> &'static str {
         match self {
             Kind::Accept => "accept",
@@ -292,6 +296,7 @@ fn splitmix(x: u64) -> u64 {
 }
 
 impl Plan {
+    /// The hash every choice about datagram `seq` is drawn from.
     fn hash(&self, seq: u64) -> u64 {
         splitmix(self.seed ^ splitmix(seq))
     }
@@ -333,6 +338,7 @@ impl Plan {
         16 + ((self.hash(seq) >> 40) % 128) as usize
     }
 
+    /// Byte `i` of a datagram whose hash is `h` (from byte 8 on).
     fn filler(h: u64, i: usize) -> u8 {
         (h >> ((i % 8) * 8)) as u8 ^ i as u8
     }
@@ -382,6 +388,7 @@ struct Checks {
 }
 
 impl Checks {
+    /// Prints and records one check.
     fn check(&mut self, ok: bool, what: impl fmt::Display) {
         println!("  [{}] {what}", if ok { " ok " } else { "FAIL" });
         if !ok {
@@ -389,6 +396,7 @@ impl Checks {
         }
     }
 
+    /// `Ok` when every check passed, else an error listing the failed ones.
     fn finish(self) -> Outcome {
         if self.failed.is_empty() {
             println!("soak: all checks passed");
@@ -411,6 +419,7 @@ struct Examples {
 }
 
 impl Examples {
+    /// Counts `seq`, and keeps it while there are few.
     fn push(&mut self, seq: u64) {
         self.count += 1;
         if self.first.len() < EXAMPLES {
@@ -439,6 +448,7 @@ struct Errors {
 }
 
 impl Errors {
+    /// Counts `error`, and keeps it while there are few.
     fn push(&self, error: impl fmt::Display) {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         inner.0 += 1;
@@ -447,6 +457,7 @@ impl Errors {
         }
     }
 
+    /// The count and the errors kept.
     fn take(&self) -> (u64, Vec<String>) {
         std::mem::take(&mut *self.inner.lock().unwrap_or_else(|e| e.into_inner()))
     }
@@ -472,6 +483,7 @@ struct Rss {
 }
 
 impl Rss {
+    /// Takes a sample now (times from `started`) and returns it, in KiB.
     fn sample(&self, started: Instant) -> u64 {
         let kib = rss_kib();
         let mut samples = self.samples.lock().unwrap_or_else(|e| e.into_inner());
@@ -479,6 +491,7 @@ impl Rss {
         kib
     }
 
+    /// Takes the baseline sample, at the end of the warm-up.
     fn warm_up(&self, started: Instant) {
         let kib = self.sample(started);
         *self.warm.lock().unwrap_or_else(|e| e.into_inner()) = Some(kib);
@@ -557,6 +570,7 @@ fn udp_socket(addr: SocketAddr) -> io::Result<UdpSocket> {
     Ok(socket)
 }
 
+/// Whether a socket read ended for lack of data (its timeout), not by failing.
 fn is_timeout(error: &io::Error) -> bool {
     matches!(
         error.kind(),
@@ -567,8 +581,6 @@ fn is_timeout(error: &io::Error) -> bool {
 /// What the queue phase's threads share.
 #[derive(Debug, Default)]
 struct Progress {
-    /// Datagrams sent (or failed to send) so far.
-    sent: AtomicU64,
     /// Datagrams that arrived at the receiving socket.
     delivered: AtomicU64,
     /// Packets that got a dropping verdict (drop, or the default one when it drops).
@@ -596,6 +608,7 @@ impl Progress {
 /// How the sender ended.
 #[derive(Debug, Clone, Copy, Default)]
 struct Sent {
+    /// Datagrams sent (a failed send counts too).
     sent: u64,
     /// Nothing settled for [`STALL`] with the window full.
     stalled: bool,
@@ -645,7 +658,6 @@ fn send_queued(
             progress.send_failed.fetch_add(1, Ordering::Relaxed);
         }
         out.sent = seq + 1;
-        progress.sent.store(out.sent, Ordering::Relaxed);
         if out.sent == options.packets / 10 {
             rss.warm_up(started);
         }
@@ -922,7 +934,7 @@ fn queue_phase(sandbox: &Sandbox, options: &Options, checks: &mut Checks) -> Out
 }
 
 /// The queue phase's threads, on the sandbox's thread (its sockets belong to the namespace).
-fn run_queue(plan: &Plan, options: &Options, checks: &mut Checks) -> Shared {
+fn run_queue(plan: &Plan, options: &Options, checks: &mut Checks) -> ThreadResult {
     let total = options.packets;
     let destination = udp_socket(SocketAddr::from((Ipv4Addr::LOCALHOST, QUEUE_PORT)))?;
     let sender = udp_socket(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))?;
@@ -941,7 +953,7 @@ fn run_queue(plan: &Plan, options: &Options, checks: &mut Checks) -> Shared {
     rss.sample(started);
 
     let (received, sent, delivered, most_held, stats, pending_after) =
-        thread::scope(|scope| -> Shared<_> {
+        thread::scope(|scope| -> ThreadResult<_> {
             let sampler = scope.spawn(|| rss.run(started, &stop_rss));
             let receiver = scope
                 .spawn(|| receive_delivered(&destination, plan, total, &progress, &stop_receiver));
@@ -1326,6 +1338,7 @@ fn log_phase(sandbox: &Sandbox, options: &Options, checks: &mut Checks) -> Outco
             .map(|r| format!(" at {r} pkt/s"))
             .unwrap_or_else(|| " unpaced".into())
     );
+    // Only the datagrams' layout is used here (no verdicts, no workers).
     let plan = Plan {
         seed: options.seed ^ 0x006c_6f67,
         workers: 1,
@@ -1338,7 +1351,7 @@ fn log_phase(sandbox: &Sandbox, options: &Options, checks: &mut Checks) -> Outco
 }
 
 /// The log phase's threads, on the sandbox's thread.
-fn run_log(plan: &Plan, options: &Options, checks: &mut Checks) -> Shared {
+fn run_log(plan: &Plan, options: &Options, checks: &mut Checks) -> ThreadResult {
     let room = options.log_packets + CLOSING_TRIES;
     // Datagrams go to a bound socket that nobody reads (no ICMP errors; extra ones dropped).
     let _sink = UdpSocket::bind((Ipv4Addr::LOCALHOST, LOG_PORT))?;
@@ -1432,4 +1445,68 @@ fn run_log(plan: &Plan, options: &Options, checks: &mut Checks) -> Shared {
         ),
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(default_passes: bool) -> Plan {
+        Plan {
+            seed: 42,
+            workers: 3,
+            hold_ms: 20,
+            default_passes,
+        }
+    }
+
+    #[test]
+    fn datagrams_decode_to_their_seq_and_damage_is_seen() {
+        let plan = plan(true);
+        let mut buf = Vec::new();
+        for seq in [0, 1, 77, 1 << 40] {
+            plan.encode(seq, &mut buf);
+            assert!((16..144).contains(&buf.len()));
+            assert_eq!(plan.decode(&buf), Some(seq));
+            let last = buf.len() - 1;
+            buf[last] ^= 1;
+            assert_eq!(plan.decode(&buf), None, "a changed byte");
+            buf[last] ^= 1;
+            buf.pop();
+            assert_eq!(plan.decode(&buf), None, "a shorter datagram");
+        }
+        assert_eq!(plan.decode(&[1, 2, 3]), None);
+    }
+
+    #[test]
+    fn the_plan_mixes_every_verdict_and_expects_what_the_default_does() {
+        let plan = plan(false);
+        let mut kinds = [0u32; 4];
+        let mut held = 0;
+        for seq in 0..10_000 {
+            let action = plan.action(seq);
+            assert_eq!(action, plan.action(seq), "deterministic");
+            kinds[Kind::ALL.iter().position(|&k| k == action.kind).unwrap()] += 1;
+            if let Some(hold) = action.hold {
+                assert!((1..=20).contains(&hold.as_millis()));
+                held += 1;
+            }
+            assert!(plan.worker(seq) < 3);
+        }
+        // 40 / 20 / 20 / 20 %, a fifth held: within a few percent.
+        assert!((3_700..4_300).contains(&kinds[0]), "{kinds:?}");
+        assert!(
+            kinds[1..].iter().all(|n| (1_800..2_200).contains(n)),
+            "{kinds:?}"
+        );
+        assert!((1_800..2_200).contains(&held), "{held}");
+        assert!(!plan.passes(Kind::Default) && plan.passes(Kind::Repeat));
+        assert!(
+            Plan {
+                default_passes: true,
+                ..plan
+            }
+            .passes(Kind::Default)
+        );
+    }
 }
