@@ -30,10 +30,16 @@
 //! 99th-percentile send-to-receive time per consumer.
 //!
 //! `netfilter-bench consume <kind> …` is the Rust consumers' entry point (used by the driver).
+//!
+//! `netfilter-bench soak […]` is the reliability soak (issue 15; `RELIABILITY.md`): millions
+//! of datagrams through a real queue with worker threads giving random verdicts, and through
+//! a log group with sequence numbers, checking every packet's fate and that memory stays
+//! flat. See the [`soak`] module for its options and checks.
 
 mod consume;
 mod measure;
 mod report;
+mod soak;
 mod traffic;
 
 use std::io::{BufRead, BufReader};
@@ -247,10 +253,10 @@ impl Consumer {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let outcome = if args.first().map(String::as_str) == Some("consume") {
-        consume_main(&args[1..])
-    } else {
-        driver_main(&args)
+    let outcome = match args.first().map(String::as_str) {
+        Some("consume") => consume_main(&args[1..]),
+        Some("soak") => soak::main(&args[1..]),
+        _ => driver_main(&args),
     };
     if let Err(error) = outcome {
         eprintln!("netfilter-bench: {error}");
