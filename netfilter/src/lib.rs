@@ -141,6 +141,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod conn;
+pub mod conntrack;
 mod error;
 pub mod log;
 mod packet;
