@@ -13,7 +13,7 @@ use std::time::Duration;
 use netfilter::payload::{self, Editor, Ip, Transport as L4};
 use netfilter::{LogGroup, Queue, SkbInfo};
 use netfilter_safe::wire::{
-    AttrIter, BatchVerdict, Emit, LogConfig, LogPacket, Message, Messages, NfGenMsg, NlError,
+    AttrIter, BatchVerdict, CtEntry, Emit, LogConfig, LogPacket, Message, Messages, NfGenMsg, NlError,
     NlMsg, NlMsgHeader, NlMsgIter, QueueConfig, QueuePacket, Verdict,
 };
 use netfilter_testkit::fake::FakeKernel;
@@ -128,6 +128,9 @@ pub fn wire_typed(data: &[u8]) {
     if let Ok(v) = Verdict::parse_bytes(data) {
         let _ = v.ct_mark();
         roundtrip(&v, |b| Verdict::parse_bytes(b).is_ok_and(|x| x == v));
+    }
+    if let Ok(ct) = CtEntry::parse_bytes(data) {
+        roundtrip(&ct, |b| CtEntry::parse_bytes(b).is_ok_and(|x| x == ct));
     }
     if let Ok(v) = BatchVerdict::parse_bytes(data) {
         roundtrip(&v, |b| BatchVerdict::parse_bytes(b).is_ok_and(|x| x == v));
@@ -329,6 +332,9 @@ pub fn queue_fake(data: &[u8]) {
                 let _ = (packet.cap_len(), packet.is_truncated(), packet.skb_info());
                 let _ = (packet.uid(), packet.gid(), packet.secctx(), packet.ct());
                 let _ = (packet.ct_info(), packet.vlan(), packet.l2hdr());
+                if let Some(Ok(ct)) = packet.conntrack() {
+                    let _ = CtEntry::parse(&ct);
+                }
                 let _ = (packet.priority(), packet.cgroup_classid());
                 let _ = packet.unknown_attributes().count();
                 let bytes = packet.payload_bytes();
@@ -370,6 +376,9 @@ pub fn log_fake(data: &[u8]) {
                 let _ = (p.hw_len(), p.has_payload(), p.prefix(), p.prefix_bytes());
                 let _ = (p.uid(), p.gid(), p.seq(), p.seq_global(), p.lost_before());
                 let _ = (p.ct(), p.ct_info(), p.vlan(), p.l2hdr());
+                if let Some(Ok(ct)) = p.conntrack() {
+                    let _ = CtEntry::parse(&ct);
+                }
                 let _ = p.unknown_attributes().count();
                 payload(p.payload());
             }

@@ -108,8 +108,8 @@ use std::time::{Duration, Instant};
 use netfilter_safe::transport::Transport;
 use netfilter_safe::wire::uapi;
 use netfilter_safe::wire::{
-    BatchVerdict, Emit, LogConfig, LogPacket, Message, NFGENMSG_LEN, NLMSG_MIN_TYPE, NlError,
-    NlMsg, NlMsgHeader, QueueConfig, QueuePacket, Verdict, WireError, align,
+    BatchVerdict, ConnLabels, Emit, LogConfig, LogPacket, Message, NFGENMSG_LEN, NLMSG_MIN_TYPE,
+    NlError, NlMsg, NlMsgHeader, QueueConfig, QueuePacket, Verdict, WireError, align,
 };
 
 use crate::Error;
@@ -205,6 +205,10 @@ pub struct SettledVerdict {
     pub payload: Option<Vec<u8>>,
     /// `CTA_MARK` inside `NFQA_CT`: the new conntrack mark (single verdicts only).
     pub ct_mark: Option<u32>,
+    /// `CTA_LABELS` inside `NFQA_CT`: the new conntrack labels (single verdicts only).
+    pub ct_labels: Option<ConnLabels>,
+    /// `CTA_LABELS_MASK` inside `NFQA_CT`: which labels change.
+    pub ct_labels_mask: Option<ConnLabels>,
     /// Which message settled it.
     pub by: SettledBy,
     /// For an `NF_QUEUE` verdict whose target queue the program holds (and that queues, see
@@ -501,6 +505,8 @@ fn settled(verdict: u32, by: SettledBy) -> SettledVerdict {
         priority: None,
         payload: None,
         ct_mark: None,
+        ct_labels: None,
+        ct_labels_mask: None,
         by,
         requeued: None,
     }
@@ -782,7 +788,12 @@ fn verdict(state: &mut KernelState, shared: &Shared, v: &Verdict<'_>) -> i32 {
     s.mark = v.mark;
     s.priority = v.priority;
     s.payload = v.payload.as_deref().map(<[u8]>::to_vec);
-    s.ct_mark = v.ct_mark().ok().flatten();
+    // A nest that does not parse changes nothing (`ctnetlink_glue_parse` fails first).
+    if let Ok(Some(ct)) = v.conntrack() {
+        s.ct_mark = ct.mark();
+        s.ct_labels = ct.labels();
+        s.ct_labels_mask = ct.labels_mask();
+    }
     if word & 0xff == NF_QUEUE {
         let mut packet = entry.packet;
         if let Some(p) = &s.payload {

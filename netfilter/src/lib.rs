@@ -52,6 +52,11 @@
 //! [`Queue::flush`] sends what is held back now; [`QueueBuilder::batching`] turns holding
 //! back off.
 //!
+//! A verdict that changes the packet's connection ([`Verdict::with_conn_mark`],
+//! [`Packet::set_conn_mark`]) or replaces its payload always goes as a verdict of its own:
+//! the kernel's batch verdict carries neither. [`conntrack`] has the connection's typed view
+//! ([`Packet::conntrack`], [`LogPacket::conntrack`]).
+//!
 //! # Stopping, signals and `EINTR`
 //!
 //! [`Queue::stop_handle`] and [`LogGroup::stop_handle`] give a [`StopHandle`]: from another
@@ -141,6 +146,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod conn;
+pub mod conntrack;
 mod error;
 pub mod log;
 mod packet;

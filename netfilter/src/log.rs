@@ -107,7 +107,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use netfilter_safe::transport::Transport;
 use netfilter_safe::wire::uapi as sys;
-use netfilter_safe::wire::{self, LogConfig, LogMode, NlMsg, Vlan};
+use netfilter_safe::wire::{self, Conntrack, CtState, LogConfig, LogMode, NlMsg, Vlan};
 use netfilter_safe::{CopyMode, Family, Hook};
 
 use crate::conn::{self, Conn, Inbox, Namespace, Netns, Source, in_namespace, request_header};
@@ -1250,14 +1250,53 @@ impl<M: AsRef<[u8]>> LogPacket<M> {
         self.lost_before
     }
 
-    /// The conntrack entry, raw `CTA_*` attributes (with [`LogFlags::CONNTRACK`]).
+    /// The conntrack entry, raw `CTA_*` attributes (with [`LogFlags::CONNTRACK`]);
+    /// [`LogPacket::conntrack`] decodes them.
     pub fn ct(&self) -> Option<&[u8]> {
         self.attrs.ct(self.msg())
     }
 
-    /// The conntrack state (`enum ip_conntrack_info`, with [`LogFlags::CONNTRACK`]).
-    pub fn ct_info(&self) -> Option<u32> {
-        self.attrs.ct_info(self.msg())
+    /// The packet's connection (with [`LogFlags::CONNTRACK`], for a packet conntrack
+    /// tracks), read from the message when asked for (no copy); `None` without a conntrack
+    /// entry. As [`Packet::conntrack`](crate::Packet::conntrack).
+    ///
+    /// ```
+    /// use std::net::{Ipv6Addr, SocketAddr};
+    /// use netfilter::LogGroup;
+    /// use netfilter::conntrack::{Counters, CtState};
+    /// use netfilter_testkit::fake::FakeKernel;
+    /// use netfilter_testkit::synth::{CtBuilder, LogPacketBuilder};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (kernel, transport) = FakeKernel::new()?;
+    /// let mut log = LogGroup::builder(4).conntrack(true).transport(transport).open()?;
+    /// let from: SocketAddr = (Ipv6Addr::LOCALHOST, 5000).into();
+    /// let to: SocketAddr = (Ipv6Addr::LOCALHOST, 443).into();
+    /// let counts = Counters { packets: 3, bytes: 180 };
+    /// let nest = CtBuilder::tcp(from, to).id(99).counters(counts, Counters::default()).to_bytes()?;
+    /// kernel.log_packet(LogPacketBuilder::ipv6(4).ct(nest, CtState::EstablishedReply))?;
+    ///
+    /// let packet = log.recv()?;
+    /// let ct = packet.conntrack().expect("tracked")?;
+    /// assert_eq!((ct.id(), ct.counters_orig()), (Some(99), Some(counts)));
+    /// assert_eq!(packet.ct_info().map(|s| s.to_string()).as_deref(), Some("ESTABLISHED_REPLY"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// `Some(Err(`[`Error::Malformed`]`))` for a nest that does not follow the `CTA_*`
+    /// layout.
+    pub fn conntrack(&self) -> Option<Result<Conntrack<'_>>> {
+        self.attrs
+            .conntrack(self.msg())
+            .map(|ct| ct.map_err(Error::from))
+    }
+
+    /// The state of the packet's connection (`NFULA_CT_INFO`, `enum ip_conntrack_info`, with
+    /// [`LogFlags::CONNTRACK`]); unknown values are kept ([`CtState::Other`]).
+    pub fn ct_info(&self) -> Option<CtState> {
+        self.attrs.ct_state(self.msg())
     }
 
     /// The VLAN tag (bridge and netdev families).

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use netfilter_safe::SkbInfo;
-use netfilter_safe::wire::{self, Vlan};
+use netfilter_safe::wire::{self, ConnLabels, Conntrack, CtState, Vlan};
 use netfilter_safe::{Family, Hook};
 
 use crate::error::{Error, Result};
@@ -16,7 +16,8 @@ use crate::verdicts::Decision;
 pub use netfilter_safe::Verdict as VerdictKind;
 
 /// A verdict with everything it can carry: a kind ([`VerdictKind`]) and optionally a new mark,
-/// a new `skb->priority` and a replacement payload.
+/// a new `skb->priority`, a replacement payload, and a new conntrack mark or labels for the
+/// packet's connection.
 ///
 /// ```
 /// use netfilter::Verdict;
@@ -32,12 +33,7 @@ impl Verdict {
     /// A verdict of `kind` that changes nothing else.
     pub fn new(kind: VerdictKind) -> Verdict {
         Verdict {
-            decision: Decision {
-                kind,
-                mark: None,
-                priority: None,
-                payload: None,
-            },
+            decision: Decision::plain(kind),
         }
     }
 
@@ -101,6 +97,46 @@ impl Verdict {
         Ok(self)
     }
 
+    /// Also sets the mark of the packet's connection (`ct mark`, `CONNMARK`; go-nfqueue's
+    /// `SetVerdictWithConnMark`), sent as `NFQA_CT { CTA_MARK }`. Rules see it on the
+    /// connection's later packets (`-m connmark --mark`, nft `ct mark`), and
+    /// [`Packet::conntrack`] reads it back on them.
+    ///
+    /// The kernel applies it when `nf_conntrack_netlink` is loaded and the packet has a
+    /// connection, and ignores it otherwise. Only a verdict of its own carries it (the
+    /// kernel's batch verdict has no `NFQA_CT`), so such a verdict is never coalesced into
+    /// a batch.
+    ///
+    /// ```
+    /// use netfilter::{Queue, Verdict};
+    /// use netfilter_testkit::fake::FakeKernel;
+    /// use netfilter_testkit::synth::QueuePacketBuilder;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (kernel, transport) = FakeKernel::new()?;
+    /// let mut queue = Queue::builder(0).transport(transport).open()?;
+    /// let id = kernel.queue_packet(QueuePacketBuilder::ipv4(0).payload(vec![0x45; 20]))?;
+    /// queue.recv()?.verdict(Verdict::accept().with_conn_mark(0x10))?;
+    /// let settled = kernel.verdict(0, id).expect("settled");
+    /// assert_eq!((settled.ct_mark, settled.is_batch()), (Some(0x10), false));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn with_conn_mark(mut self, mark: u32) -> Verdict {
+        self.decision.conn_mark = Some(mark);
+        self
+    }
+
+    /// Also changes the labels of the packet's connection (`-m connlabel`, nft `ct label`):
+    /// the labels set in `mask` take their value from `labels`, the others stay. Sent as
+    /// `NFQA_CT { CTA_LABELS, CTA_LABELS_MASK }`; as [`Verdict::with_conn_mark`], only in a
+    /// verdict of its own. The kernel refuses to add labels to a connection created without
+    /// room for them (no `connlabel` rule or `ct label` expression loaded), silently.
+    pub fn with_conn_labels(mut self, labels: ConnLabels, mask: ConnLabels) -> Verdict {
+        self.decision.conn_labels = Some((labels, mask));
+        self
+    }
+
     /// The kind.
     pub fn kind(&self) -> VerdictKind {
         self.decision.kind
@@ -119,6 +155,16 @@ impl Verdict {
     /// The replacement payload, if any.
     pub fn payload(&self) -> Option<&Bytes> {
         self.decision.payload.as_ref()
+    }
+
+    /// The new conntrack mark, if any.
+    pub fn conn_mark(&self) -> Option<u32> {
+        self.decision.conn_mark
+    }
+
+    /// The new conntrack labels and their mask, if any.
+    pub fn conn_labels(&self) -> Option<(ConnLabels, ConnLabels)> {
+        self.decision.conn_labels
     }
 }
 
@@ -178,7 +224,7 @@ impl Packet {
             shared,
             message,
             attrs,
-            pending: Verdict::accept().decision,
+            pending: Decision::plain(VerdictKind::Accept),
             decided: false,
         }
     }
@@ -292,14 +338,56 @@ impl Packet {
     }
 
     /// The conntrack entry, raw `CTA_*` attributes (with
-    /// [`QueueFlags::CONNTRACK`](crate::QueueFlags)).
+    /// [`QueueFlags::CONNTRACK`](crate::QueueFlags)); [`Packet::conntrack`] decodes them.
     pub fn ct(&self) -> Option<&[u8]> {
         self.attrs.ct(&self.message)
     }
 
-    /// The conntrack state (`enum ip_conntrack_info`).
-    pub fn ct_info(&self) -> Option<u32> {
-        self.attrs.ct_info(&self.message)
+    /// The packet's connection (with [`QueueFlags::CONNTRACK`](crate::QueueFlags), for a
+    /// packet conntrack tracks): tuples, status, mark, id, zone, timeout, labels, counters
+    /// and timestamp, each read from the message when asked for (no copy). `None` without
+    /// a conntrack entry.
+    ///
+    /// ```
+    /// use std::net::{Ipv4Addr, SocketAddr};
+    /// use netfilter::Queue;
+    /// use netfilter::conntrack::{CtState, CtStatus};
+    /// use netfilter_testkit::fake::FakeKernel;
+    /// use netfilter_testkit::synth::{CtBuilder, QueuePacketBuilder};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (kernel, transport) = FakeKernel::new()?;
+    /// let mut queue = Queue::builder(0).conntrack(true).transport(transport).open()?;
+    /// let client: SocketAddr = (Ipv4Addr::new(198, 18, 0, 1), 40000).into();
+    /// let server: SocketAddr = (Ipv4Addr::new(198, 18, 0, 2), 53).into();
+    /// let nest = CtBuilder::udp(client, server).mark(7).status(CtStatus::CONFIRMED).to_bytes()?;
+    /// kernel.queue_packet(QueuePacketBuilder::ipv4(0).ct(nest, CtState::New))?;
+    ///
+    /// let packet = queue.recv()?;
+    /// let ct = packet.conntrack().expect("tracked")?;
+    /// let orig = ct.orig().expect("original tuple");
+    /// assert_eq!((orig.src, orig.dst_port, orig.protocol), (client.ip(), Some(53), 17));
+    /// assert_eq!(ct.reply().map(|t| t.src_port), Some(Some(53)));
+    /// assert_eq!((ct.mark(), packet.ct_info()), (Some(7), Some(CtState::New)));
+    /// packet.accept()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// `Some(Err(`[`Error::Malformed`]`))` for a nest that does not follow the `CTA_*`
+    /// layout (see [`Conntrack::new_checked`]); the packet still takes any verdict.
+    pub fn conntrack(&self) -> Option<Result<Conntrack<'_>>> {
+        self.attrs
+            .conntrack(&self.message)
+            .map(|ct| ct.map_err(Error::from))
+    }
+
+    /// The state of the packet's connection (`NFQA_CT_INFO`, `enum ip_conntrack_info`):
+    /// new, established, related, their reply forms, untracked; values this crate does not
+    /// know are kept ([`CtState::Other`]; `u32::from` gives the raw number).
+    pub fn ct_info(&self) -> Option<CtState> {
+        self.attrs.ct_state(&self.message)
     }
 
     /// The VLAN tag of a tagged packet.
@@ -362,6 +450,47 @@ impl Packet {
         Ok(())
     }
 
+    /// Sets the mark the verdict will give the packet's connection (go-nfqueue's
+    /// `SetVerdictWithConnMark`); see [`Verdict::with_conn_mark`]. The verdict goes on its
+    /// own, never in a batch.
+    ///
+    /// ```
+    /// use netfilter::Queue;
+    /// use netfilter_testkit::fake::FakeKernel;
+    /// use netfilter_testkit::synth::QueuePacketBuilder;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (kernel, transport) = FakeKernel::new()?;
+    /// let mut queue = Queue::builder(0).transport(transport).open()?;
+    /// let id = kernel.queue_packet(QueuePacketBuilder::ipv4(0).payload(vec![0x45; 20]))?;
+    /// let mut packet = queue.recv()?;
+    /// packet.set_conn_mark(0x2a);
+    /// assert_eq!(packet.pending_conn_mark(), Some(0x2a));
+    /// packet.accept()?;
+    /// assert_eq!(kernel.verdict(0, id).and_then(|v| v.ct_mark), Some(0x2a));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn set_conn_mark(&mut self, mark: u32) {
+        self.pending.conn_mark = Some(mark);
+    }
+
+    /// Sets the labels the verdict will change on the packet's connection (those in `mask`
+    /// take their value from `labels`); see [`Verdict::with_conn_labels`].
+    pub fn set_conn_labels(&mut self, labels: ConnLabels, mask: ConnLabels) {
+        self.pending.conn_labels = Some((labels, mask));
+    }
+
+    /// The conntrack mark [`Packet::set_conn_mark`] set for the verdict, if any.
+    pub fn pending_conn_mark(&self) -> Option<u32> {
+        self.pending.conn_mark
+    }
+
+    /// The conntrack labels and mask [`Packet::set_conn_labels`] set for the verdict, if any.
+    pub fn pending_conn_labels(&self) -> Option<(ConnLabels, ConnLabels)> {
+        self.pending.conn_labels
+    }
+
     /// The mark [`Packet::set_mark`] set for the verdict, if any ([`Packet::mark`] stays the
     /// mark the packet came with).
     pub fn pending_mark(&self) -> Option<u32> {
@@ -401,7 +530,7 @@ impl Packet {
         self.pending.payload.as_deref()
     }
 
-    /// Accepts the packet (with what `set_mark`/`set_payload` set).
+    /// Accepts the packet (with what `set_mark`, `set_payload`, `set_conn_mark`, ... set).
     ///
     /// # Errors
     /// [`Error::QueueClosed`] when its queue was closed (the kernel dropped the packet then);
@@ -445,7 +574,8 @@ impl Packet {
         self.finish(VerdictKind::Queue { num, bypass })
     }
 
-    /// Gives `verdict`; its mark, priority and payload replace what the setters set.
+    /// Gives `verdict`; its mark, priority, payload and conntrack changes replace what the
+    /// setters set.
     ///
     /// # Errors
     /// As for [`Packet::accept`].
@@ -456,7 +586,7 @@ impl Packet {
     }
 
     fn finish(mut self, kind: VerdictKind) -> Result<()> {
-        let mut decision = std::mem::replace(&mut self.pending, Verdict::accept().decision);
+        let mut decision = std::mem::replace(&mut self.pending, Decision::plain(kind));
         decision.kind = kind;
         self.decided = true;
         self.shared.decide(self.queue(), self.id(), decision)

@@ -290,13 +290,7 @@ pub(crate) struct Shared {
 impl Shared {
     /// Gives packet `id` of `queue`, dropped without a verdict, the default one.
     pub(crate) fn decide_default(&self, queue: u16, id: u32) -> Result<()> {
-        let decision = Decision {
-            kind: self.default_verdict,
-            mark: None,
-            priority: None,
-            payload: None,
-        };
-        self.decide(queue, id, decision)?;
+        self.decide(queue, id, Decision::plain(self.default_verdict))?;
         self.default_verdicts.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }

@@ -7,11 +7,12 @@
 //! decided packets at the front as batch verdicts (one per run of equal verdicts) and every other
 //! decided packet as a verdict of its own, all in one datagram.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 
 use bytes::Bytes;
 use netfilter_safe::Verdict as Kind;
-use netfilter_safe::wire::{self, BatchVerdict, VerdictHdr};
+use netfilter_safe::wire::{self, BatchVerdict, ConnLabels, CtEntry, Emit, VerdictHdr};
 
 use crate::error::Result;
 
@@ -22,12 +23,49 @@ pub(crate) struct Decision {
     pub(crate) mark: Option<u32>,
     pub(crate) priority: Option<u32>,
     pub(crate) payload: Option<Bytes>,
+    /// The new conntrack mark (`NFQA_CT { CTA_MARK }`).
+    pub(crate) conn_mark: Option<u32>,
+    /// The new conntrack labels and which of them change (`NFQA_CT { CTA_LABELS,
+    /// CTA_LABELS_MASK }`).
+    pub(crate) conn_labels: Option<(ConnLabels, ConnLabels)>,
 }
 
 impl Decision {
-    /// Whether a batch verdict can carry it (no replacement payload).
+    /// A decision of `kind` that changes nothing else.
+    pub(crate) const fn plain(kind: Kind) -> Decision {
+        Decision {
+            kind,
+            mark: None,
+            priority: None,
+            payload: None,
+            conn_mark: None,
+            conn_labels: None,
+        }
+    }
+
+    /// Whether a batch verdict can carry it: no replacement payload, and no conntrack change
+    /// (`nfqnl_recv_verdict_batch` reads neither `NFQA_PAYLOAD` nor `NFQA_CT`).
     fn batchable(&self) -> bool {
-        self.payload.is_none()
+        self.payload.is_none() && !self.changes_conntrack()
+    }
+
+    /// Whether it carries an `NFQA_CT` nest.
+    fn changes_conntrack(&self) -> bool {
+        self.conn_mark.is_some() || self.conn_labels.is_some()
+    }
+
+    /// Writes the `NFQA_CT` nest of the conntrack changes into `nest` (cleared first; its
+    /// capacity is kept from verdict to verdict).
+    fn write_ct(&self, nest: &mut Vec<u8>) -> Result<()> {
+        nest.clear();
+        let mut ct = CtEntry::default();
+        ct.mark = self.conn_mark;
+        if let Some((labels, mask)) = self.conn_labels {
+            ct.labels = Some(labels);
+            ct.labels_mask = Some(mask);
+        }
+        ct.emit(nest)?;
+        Ok(())
     }
 }
 
@@ -76,6 +114,8 @@ pub(crate) struct Verdicts {
     books: Vec<Book>,
     /// Verdict messages not sent yet.
     out: Vec<u8>,
+    /// Where the `NFQA_CT` nest of a verdict is written before it goes into `out`.
+    ct_nest: Vec<u8>,
     /// Decisions not yet turned into messages.
     undecided_changes: bool,
     batching: bool,
@@ -99,6 +139,7 @@ impl Verdicts {
                 })
                 .collect(),
             out: Vec::with_capacity(FLUSH_BYTES),
+            ct_nest: Vec::new(),
             undecided_changes: false,
             batching,
             dispatch: Dispatch::Idle,
@@ -196,9 +237,9 @@ impl Verdicts {
             Some(slot) => {
                 *slot = Slot::Sent(id);
                 self.undecided_changes = true;
-                push_verdict(&mut self.out, queue, id, &decision)?;
+                push_verdict(&mut self.out, &mut self.ct_nest, queue, id, &decision)?;
             }
-            None => push_verdict(&mut self.out, queue, id, &decision)?,
+            None => push_verdict(&mut self.out, &mut self.ct_nest, queue, id, &decision)?,
         }
         Ok(())
     }
@@ -221,7 +262,12 @@ impl Verdicts {
     }
 
     fn drain_book(&mut self, i: usize) -> Result<()> {
-        let Verdicts { books, out, .. } = self;
+        let Verdicts {
+            books,
+            out,
+            ct_nest,
+            ..
+        } = self;
         let book = &mut books[i];
         let queue = book.queue;
         // Runs of equal decisions at the front: one batch verdict each.
@@ -255,7 +301,7 @@ impl Verdicts {
         for slot in book.slots.iter_mut() {
             if let Slot::Decided(id, decision) = slot {
                 let id = *id;
-                push_verdict(out, queue, id, decision)?;
+                push_verdict(out, ct_nest, queue, id, decision)?;
                 *slot = Slot::Sent(id);
             }
         }
@@ -274,7 +320,15 @@ fn header(queue: u16) -> wire::NfHeader {
     }
 }
 
-fn push_verdict(out: &mut Vec<u8>, queue: u16, id: u32, d: &Decision) -> Result<()> {
+/// Appends the verdict `d` on packet `id` of `queue` to `out`; its `NFQA_CT` nest, if any, is
+/// written in `ct_nest` first.
+fn push_verdict(
+    out: &mut Vec<u8>,
+    ct_nest: &mut Vec<u8>,
+    queue: u16,
+    id: u32,
+    d: &Decision,
+) -> Result<()> {
     let mut msg = wire::Verdict::default();
     msg.header = header(queue);
     msg.verdict_hdr = VerdictHdr {
@@ -283,7 +337,11 @@ fn push_verdict(out: &mut Vec<u8>, queue: u16, id: u32, d: &Decision) -> Result<
     };
     msg.mark = d.mark;
     msg.priority = d.priority;
-    msg.payload = d.payload.as_deref().map(std::borrow::Cow::Borrowed);
+    msg.payload = d.payload.as_deref().map(Cow::Borrowed);
+    if d.changes_conntrack() {
+        d.write_ct(ct_nest)?;
+        msg.ct = Some(Cow::Borrowed(ct_nest));
+    }
     wire::push_message(out, &msg)?;
     Ok(())
 }
@@ -307,12 +365,7 @@ mod tests {
     use netfilter_safe::wire::{Message, Messages};
 
     fn accept() -> Decision {
-        Decision {
-            kind: Kind::Accept,
-            mark: None,
-            priority: None,
-            payload: None,
-        }
+        Decision::plain(Kind::Accept)
     }
 
     /// (batch?, id, verdict, mark) of every message in `datagram`.
@@ -403,6 +456,54 @@ mod tests {
         assert_eq!(
             decode(off.take_datagram().unwrap()),
             [(false, 2, 1, None), (false, 1, 1, None)]
+        );
+    }
+
+    #[test]
+    fn conntrack_changes_are_never_batched() {
+        let mut v = Verdicts::new(&[0], true);
+        for id in 1..=4 {
+            v.handed_out(0, id);
+        }
+        let conn_marked = Decision {
+            conn_mark: Some(0x77),
+            ..accept()
+        };
+        let labelled = Decision {
+            conn_labels: Some((ConnLabels::EMPTY.with(1), ConnLabels::EMPTY.with(1))),
+            ..accept()
+        };
+        v.decide(0, 1, accept()).unwrap();
+        v.decide(0, 2, conn_marked.clone()).unwrap();
+        v.decide(0, 3, conn_marked).unwrap();
+        v.decide(0, 4, labelled).unwrap();
+        let datagram = v.take_datagram().unwrap().to_vec();
+        assert_eq!(
+            decode(&datagram),
+            [
+                (false, 2, 1, None),
+                (false, 3, 1, None),
+                (false, 4, 1, None),
+                (true, 1, 1, None)
+            ]
+        );
+        let cts: Vec<_> = Messages::new(&datagram)
+            .filter_map(|m| match m.expect("valid") {
+                Message::Verdict(v) => {
+                    let ct = v.conntrack().expect("a valid nest").expect("a nest");
+                    Some((ct.mark(), ct.labels(), ct.labels_mask()))
+                }
+                _ => None,
+            })
+            .collect();
+        let one = Some(ConnLabels::EMPTY.with(1));
+        assert_eq!(
+            cts,
+            [
+                (Some(0x77), None, None),
+                (Some(0x77), None, None),
+                (None, one, one)
+            ]
         );
     }
 

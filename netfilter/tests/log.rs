@@ -3,9 +3,11 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;
-use std::net::UdpSocket;
+use std::net::{IpAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
+use netfilter::conntrack::{CtEntry, CtState, CtStatus};
+use netfilter::safe::wire::Emit;
 use netfilter::{CopyMode, Error, Family, Hook, LogFlags, LogGroup, LogPacket, Namespace};
 use netfilter_testkit::fake::FakeKernel;
 use netfilter_testkit::synth::LogPacketBuilder;
@@ -401,7 +403,34 @@ fn conntrack_entry_with_the_flag() {
     udp_send(&sandbox, local(9413), b"tracked").expect("send");
     let packet = next(&mut log);
     assert!(packet.ct().is_some_and(|ct| !ct.is_empty()), "{packet:?}");
-    assert_eq!(packet.ct_info(), Some(2), "IP_CT_NEW");
+    assert_eq!(packet.ct_info(), Some(CtState::New), "IP_CT_NEW");
+    // The typed view of the kernel's nest: the datagram's own addresses and ports.
+    let ct = packet.conntrack().expect("a nest").expect("a valid nest");
+    let orig = ct.orig().expect("CTA_TUPLE_ORIG");
+    let loopback = IpAddr::from([127, 0, 0, 1]);
+    let payload = packet.payload();
+    let ihl = usize::from(payload[0] & 0x0f) * 4;
+    let sport = u16::from_be_bytes([payload[ihl], payload[ihl + 1]]);
+    assert_eq!(
+        (orig.src, orig.dst, orig.protocol),
+        (loopback, loopback, 17),
+        "{ct:?}"
+    );
+    assert_eq!((orig.src_port, orig.dst_port), (Some(sport), Some(9413)));
+    let reply = ct.reply().expect("CTA_TUPLE_REPLY");
+    assert_eq!(
+        (reply.src, reply.dst, reply.src_port, reply.dst_port),
+        (loopback, loopback, Some(9413), Some(sport))
+    );
+    // A new connection on OUTPUT is not confirmed yet, has seen no reply, and has an id.
+    let status = ct.status().expect("CTA_STATUS");
+    assert!(!status.contains(CtStatus::SEEN_REPLY), "{status:?}");
+    assert!(ct.id().is_some(), "CTA_ID");
+    // What the typed entry emits reads back the same.
+    let entry = CtEntry::parse(&ct);
+    let again = entry.to_bytes().expect("emit");
+    assert_eq!(CtEntry::parse_bytes(&again).expect("parse"), entry);
+    eprintln!("kernel CT nest: {:02x?}", ct.as_bytes());
 }
 
 // Over the fake kernel: no root, no namespace.

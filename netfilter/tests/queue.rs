@@ -3,7 +3,8 @@
 use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
 
-use netfilter::{Error, Family, Hook, Namespace, Packet, Queue, VerdictKind};
+use netfilter::conntrack::{CtState, CtStatus};
+use netfilter::{Error, Family, Hook, Namespace, Packet, Queue, Verdict, VerdictKind};
 use netfilter_testkit::rules::{Family as RuleFamily, Hook as RuleHook, Protocol, Rule};
 use netfilter_testkit::traffic::{UdpReceiver, udp_send};
 use netfilter_testkit::{Routed, TwoHosts, procfs, sandbox_or_skip};
@@ -692,4 +693,58 @@ fn a_queue_whose_program_receives_itself() {
         .collect();
     got.sort();
     assert_eq!(got, [b"one".to_vec(), b"two".to_vec()]);
+}
+
+#[test]
+fn conntrack_entries_and_conn_marks_with_the_flag() {
+    let sandbox = sandbox_or_skip!();
+    queue_rule(&sandbox, 24, 9424);
+    let opened = sandbox.run(|| Queue::builder(24).conntrack(true).open());
+    let mut queue = match opened {
+        Ok(queue) => queue,
+        Err(Error::Unsupported { .. }) => {
+            eprintln!(
+                "SKIP conntrack_entries_and_conn_marks_with_the_flag: the kernel refused \
+                 NFQA_CFG_F_CONNTRACK (no conntrack glue for queues: \
+                 CONFIG_NETFILTER_NETLINK_GLUE_CT)"
+            );
+            return;
+        }
+        Err(err) => panic!("open: {err}"),
+    };
+    let socket = sandbox
+        .run(|| UdpSocket::bind("127.0.0.1:0"))
+        .expect("socket");
+    let sport = socket.local_addr().expect("address").port();
+    socket.send_to(b"first", local(9424)).expect("send");
+    let first = next(&mut queue);
+    assert_eq!(first.ct_info(), Some(CtState::New));
+    let ct = first.conntrack().expect("a nest").expect("a valid nest");
+    let orig = ct.orig().expect("CTA_TUPLE_ORIG");
+    let loopback = std::net::IpAddr::from([127, 0, 0, 1]);
+    assert_eq!(
+        (
+            orig.src,
+            orig.dst,
+            orig.protocol,
+            orig.src_port,
+            orig.dst_port
+        ),
+        (loopback, loopback, 17, Some(sport), Some(9424)),
+        "{ct:?}"
+    );
+    assert_eq!(ct.mark(), None, "no conntrack mark yet");
+    first
+        .verdict(Verdict::accept().with_conn_mark(0x77))
+        .expect("verdict");
+    // The second datagram of the flow carries the mark the first verdict gave it.
+    socket.send_to(b"second", local(9424)).expect("send");
+    let second = next(&mut queue);
+    let ct = second.conntrack().expect("a nest").expect("a valid nest");
+    assert_eq!(ct.mark(), Some(0x77), "{ct:?}");
+    assert!(
+        ct.status().is_some_and(|s| s.contains(CtStatus::CONFIRMED)),
+        "{ct:?}"
+    );
+    second.accept().expect("accept");
 }

@@ -457,6 +457,20 @@ macro_rules! shared_readers {
             self.u32(msg, CT_INFO)
         }
 
+        #[doc = concat!("`", $name, "CT` as a checked view of the connection; `Err` for a nest that does not follow the `CTA_*` layout (see [`Conntrack::new_checked`]).")]
+        #[inline]
+        #[must_use]
+        pub fn conntrack<'m>(&self, msg: &'m [u8]) -> Option<Result<Conntrack<'m>, WireError>> {
+            self.ct(msg).map(Conntrack::new_checked)
+        }
+
+        #[doc = concat!("`", $name, "CT_INFO` as a state.")]
+        #[inline]
+        #[must_use]
+        pub fn ct_state(&self, msg: &[u8]) -> Option<CtState> {
+            self.ct_info(msg).map(CtState::from)
+        }
+
         #[doc = concat!("`", $name, "VLAN`.")]
         #[inline]
         #[must_use]

@@ -37,6 +37,18 @@ pub enum Space {
     LogVlan,
     /// `NFULA_CFG_*`: NFLOG configuration messages.
     LogConfig,
+    /// `CTA_*`: the members of a conntrack nest (`NFQA_CT`, `NFULA_CT`).
+    Conntrack,
+    /// `CTA_TUPLE_*`: inside `CTA_TUPLE_ORIG`, `_REPLY` and `_MASTER`.
+    CtTuple,
+    /// `CTA_IP_*`: inside `CTA_TUPLE_IP`.
+    CtIp,
+    /// `CTA_PROTO_*`: inside `CTA_TUPLE_PROTO`.
+    CtProto,
+    /// `CTA_COUNTERS_*`: inside `CTA_COUNTERS_ORIG` and `_REPLY`.
+    CtCounters,
+    /// `CTA_TIMESTAMP_*`: inside `CTA_TIMESTAMP`.
+    CtTimestamp,
 }
 
 /// A datagram, message or attribute that does not follow the nfnetlink wire layout, or a value

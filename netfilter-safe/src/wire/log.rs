@@ -11,6 +11,7 @@ use super::attr::{
     ATTRS_START, Attr, AttrIter, AttrTable, Checks, HwAddr, NLA_F_NESTED, RawAttr, Timestamp, Vlan,
     be16, be32, exact,
 };
+use super::ct::{Conntrack, CtState};
 use super::error::{Space, WireError};
 use super::netlink::{
     Emit, NfHeader, NlMsg, Writer, be_u16, be_u32, byte, counted, emitted, nfnl_msg_type, put_at,

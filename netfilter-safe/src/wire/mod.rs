@@ -12,6 +12,9 @@
 //!   unknown ones kept as [`RawAttr`]), [`QueueConfig`], [`Verdict`], [`BatchVerdict`] and
 //!   [`LogConfig`] (program to kernel), [`NlError`] and [`ControlMsg`] (netlink control
 //!   messages), and [`Message`] / [`Messages`] to classify a whole datagram.
+//! - Conntrack: [`Conntrack`] is a checked view of the `NFQA_CT` / `NFULA_CT` nest (tuples,
+//!   status, mark, counters, ...), [`CtEntry`] the typed nest that parses and emits (a
+//!   verdict's `NFQA_CT`), [`CtState`] the state of `NFQA_CT_INFO` / `NFULA_CT_INFO`.
 //! - Emission reproduces the kernel's bytes: attribute order of `nfqnl_build_packet_message`
 //!   and `__build_packet_message`, zero padding, NFQUEUE's unpadded payload, the nfgenmsg
 //!   `NLMSG_DONE` after a batch of log messages ([`ControlMsg::log_batch_done`]).
@@ -51,6 +54,7 @@
 //! ```
 
 mod attr;
+mod ct;
 mod error;
 mod log;
 mod message;
@@ -62,6 +66,10 @@ pub use attr::{
     Attr, AttrIter, HwAddr, NLA_F_NESTED, NLA_F_NET_BYTEORDER, NLA_HDRLEN, NLA_MAX_VALUE,
     NLA_TYPE_MASK, RawAttr, Timestamp, Vlan,
 };
+pub use ct::{
+    ConnLabels, Conntrack, Counters, CtEntry, CtState, CtStatus, CtTimestamp, Icmp, Tuple,
+    attr as ct_attr,
+};
 pub use error::{Part, Space, WireError};
 pub use log::{LogAttrs, LogConfig, LogMode, LogPacket, LogPacketHdr, attr as log_attr};
 pub use message::{ControlMsg, Incoming, Message, Messages, NLM_F_CAPPED, NlError, push_message};
@@ -71,6 +79,6 @@ pub use netlink::{
     NfHeader, NlMsg, NlMsgHeader, NlMsgIter, align, nfnl_msg_type,
 };
 pub use queue::{
-    BatchVerdict, CTA_MARK, QueueAttrs, QueueCmd, QueueConfig, QueuePacket, QueuePacketHdr,
-    QueueParams, Verdict, VerdictHdr, attr as queue_attr,
+    BatchVerdict, QueueAttrs, QueueCmd, QueueConfig, QueuePacket, QueuePacketHdr, QueueParams,
+    Verdict, VerdictHdr, attr as queue_attr,
 };

@@ -11,6 +11,7 @@ use super::attr::{
     ATTRS_START, Attr, AttrIter, AttrTable, Checks, HwAddr, NLA_F_NESTED, RawAttr, Timestamp, Vlan,
     be32, exact,
 };
+use super::ct::{Conntrack, CtState};
 use super::error::{Space, WireError};
 use super::netlink::{
     Emit, NfHeader, NlMsg, Writer, be_u16, be_u32, be_u64, byte, counted, emitted, nfnl_msg_type,
@@ -716,22 +717,21 @@ impl<'a> Verdict<'a> {
         Self::parse(&NlMsg::new_checked(buf)?)
     }
 
+    /// The `NFQA_CT` nest as a checked view, if the verdict has one: the conntrack changes
+    /// it asks for ([`Conntrack::mark`], [`Conntrack::labels`], ...).
+    ///
+    /// # Errors
+    /// As [`Conntrack::new_checked`].
+    pub fn conntrack(&self) -> Result<Option<Conntrack<'_>>, WireError> {
+        opt_bytes(&self.ct).map(Conntrack::new_checked).transpose()
+    }
+
     /// The mark set inside the `NFQA_CT` nest (`CTA_MARK`), if any.
     ///
     /// # Errors
-    /// Framing errors inside the nest; [`WireError::BadAttribute`] for a `CTA_MARK` that is not
-    /// 4 bytes.
+    /// As [`Verdict::conntrack`].
     pub fn ct_mark(&self) -> Result<Option<u32>, WireError> {
-        let Some(ct) = opt_bytes(&self.ct) else {
-            return Ok(None);
-        };
-        for a in AttrIter::new(ct) {
-            let a = a?;
-            if a.kind() == CTA_MARK {
-                return be32(S, &a).map(Some);
-            }
-        }
-        Ok(None)
+        Ok(self.conntrack()?.and_then(|ct| ct.mark()))
     }
 
     fn write(&self, w: &mut Writer<'_>) {
@@ -761,10 +761,6 @@ impl<'a> Verdict<'a> {
         });
     }
 }
-
-/// `CTA_MARK` from `enum ctattr_type` (`linux/netfilter/nfnetlink_conntrack.h`), which the sys
-/// crates do not bind: the stable uapi value.
-pub const CTA_MARK: u16 = 8;
 
 impl Emit for Verdict<'_> {
     fn buffer_len(&self) -> usize {

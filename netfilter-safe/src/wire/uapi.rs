@@ -2,6 +2,7 @@
 //!
 //! Constants and struct layouts of `<linux/netfilter/nfnetlink.h>`,
 //! `<linux/netfilter/nfnetlink_queue.h>`, `<linux/netfilter/nfnetlink_log.h>`,
+//! `<linux/netfilter/nfnetlink_conntrack.h>`, `<linux/netfilter/nf_conntrack_common.h>`,
 //! `<linux/netfilter.h>` and `<linux/netlink.h>`, under the headers' own names and with the
 //! types bindgen gives them (`u32` for enumerators and `#define`s), so that code written
 //! against `netfilter-queue-sys` / `netfilter-log-sys` reads the same here. They are kernel
@@ -11,7 +12,10 @@
 //! built on it: the `netfilter` crate's queues and log groups, the testkit's synthesis and fake
 //! kernel) builds without the C libraries, their headers or libclang. With the `ffi` feature,
 //! this crate's tests check every item against the sys crates' bindgen output of the
-//! installed headers.
+//! installed headers. The conntrack constants (`CTA_*`, `IPS_*`, `IP_CT_*`) are the exception:
+//! the sys crates do not bind the conntrack headers (libnetfilter_queue and libnetfilter_log
+//! hand the `NFQA_CT` / `NFULA_CT` nest over raw), so nothing checks them but the stable
+//! kernel ABI and this crate's own tests.
 //!
 //! The structs are here for their layout only (`size_of`, `offset_of!`): the wire module reads
 //! and writes their fields at those offsets, in the byte order the kernel uses.
@@ -275,6 +279,113 @@ pub struct nfulnl_msg_config_mode {
     pub copy_mode: u8,
     pub _pad: u8,
 }
+
+// <linux/netfilter/nf_conntrack_common.h>: `enum ip_conntrack_info` (NFQA_CT_INFO,
+// NFULA_CT_INFO).
+pub const IP_CT_ESTABLISHED: u32 = 0;
+pub const IP_CT_RELATED: u32 = 1;
+pub const IP_CT_NEW: u32 = 2;
+/// Added to a state for packets in the reply direction.
+pub const IP_CT_IS_REPLY: u32 = 3;
+pub const IP_CT_ESTABLISHED_REPLY: u32 = IP_CT_ESTABLISHED + IP_CT_IS_REPLY;
+pub const IP_CT_RELATED_REPLY: u32 = IP_CT_RELATED + IP_CT_IS_REPLY;
+/// Not in the uapi header: the kernel's `<net/netfilter/nf_conntrack.h>` defines it, and
+/// the glue sends it for packets that skip conntrack (`-j NOTRACK`, `notrack`).
+pub const IP_CT_UNTRACKED: u32 = 7;
+
+// `enum ip_conntrack_status` (CTA_STATUS).
+pub const IPS_EXPECTED: u32 = 1 << 0;
+pub const IPS_SEEN_REPLY: u32 = 1 << 1;
+pub const IPS_ASSURED: u32 = 1 << 2;
+pub const IPS_CONFIRMED: u32 = 1 << 3;
+pub const IPS_SRC_NAT: u32 = 1 << 4;
+pub const IPS_DST_NAT: u32 = 1 << 5;
+pub const IPS_SEQ_ADJUST: u32 = 1 << 6;
+pub const IPS_SRC_NAT_DONE: u32 = 1 << 7;
+pub const IPS_DST_NAT_DONE: u32 = 1 << 8;
+pub const IPS_DYING: u32 = 1 << 9;
+pub const IPS_FIXED_TIMEOUT: u32 = 1 << 10;
+pub const IPS_TEMPLATE: u32 = 1 << 11;
+pub const IPS_UNTRACKED: u32 = 1 << 12;
+pub const IPS_HELPER: u32 = 1 << 13;
+pub const IPS_OFFLOAD: u32 = 1 << 14;
+pub const IPS_HW_OFFLOAD: u32 = 1 << 15;
+
+// <linux/netfilter/nfnetlink_conntrack.h>: `enum ctattr_type`, the members of NFQA_CT and
+// NFULA_CT. Every integer is big-endian.
+pub const CTA_UNSPEC: u32 = 0;
+pub const CTA_TUPLE_ORIG: u32 = 1;
+pub const CTA_TUPLE_REPLY: u32 = 2;
+pub const CTA_STATUS: u32 = 3;
+pub const CTA_PROTOINFO: u32 = 4;
+pub const CTA_HELP: u32 = 5;
+pub const CTA_NAT_SRC: u32 = 6;
+pub const CTA_TIMEOUT: u32 = 7;
+pub const CTA_MARK: u32 = 8;
+pub const CTA_COUNTERS_ORIG: u32 = 9;
+pub const CTA_COUNTERS_REPLY: u32 = 10;
+pub const CTA_USE: u32 = 11;
+pub const CTA_ID: u32 = 12;
+pub const CTA_NAT_DST: u32 = 13;
+pub const CTA_TUPLE_MASTER: u32 = 14;
+pub const CTA_SEQ_ADJ_ORIG: u32 = 15;
+pub const CTA_SEQ_ADJ_REPLY: u32 = 16;
+/// Obsolete: the kernel no longer sends it (`CTA_SECCTX` replaced it).
+pub const CTA_SECMARK: u32 = 17;
+pub const CTA_ZONE: u32 = 18;
+pub const CTA_SECCTX: u32 = 19;
+pub const CTA_TIMESTAMP: u32 = 20;
+pub const CTA_MARK_MASK: u32 = 21;
+pub const CTA_LABELS: u32 = 22;
+pub const CTA_LABELS_MASK: u32 = 23;
+pub const CTA_SYNPROXY: u32 = 24;
+pub const CTA_FILTER: u32 = 25;
+pub const CTA_STATUS_MASK: u32 = 26;
+
+// `enum ctattr_tuple`: the members of CTA_TUPLE_ORIG, _REPLY and _MASTER.
+pub const CTA_TUPLE_UNSPEC: u32 = 0;
+pub const CTA_TUPLE_IP: u32 = 1;
+pub const CTA_TUPLE_PROTO: u32 = 2;
+pub const CTA_TUPLE_ZONE: u32 = 3;
+
+// `enum ctattr_ip`: the members of CTA_TUPLE_IP.
+pub const CTA_IP_UNSPEC: u32 = 0;
+pub const CTA_IP_V4_SRC: u32 = 1;
+pub const CTA_IP_V4_DST: u32 = 2;
+pub const CTA_IP_V6_SRC: u32 = 3;
+pub const CTA_IP_V6_DST: u32 = 4;
+
+// `enum ctattr_l4proto`: the members of CTA_TUPLE_PROTO.
+pub const CTA_PROTO_UNSPEC: u32 = 0;
+pub const CTA_PROTO_NUM: u32 = 1;
+pub const CTA_PROTO_SRC_PORT: u32 = 2;
+pub const CTA_PROTO_DST_PORT: u32 = 3;
+pub const CTA_PROTO_ICMP_ID: u32 = 4;
+pub const CTA_PROTO_ICMP_TYPE: u32 = 5;
+pub const CTA_PROTO_ICMP_CODE: u32 = 6;
+pub const CTA_PROTO_ICMPV6_ID: u32 = 7;
+pub const CTA_PROTO_ICMPV6_TYPE: u32 = 8;
+pub const CTA_PROTO_ICMPV6_CODE: u32 = 9;
+
+// `enum ctattr_counters`: the members of CTA_COUNTERS_ORIG and _REPLY.
+pub const CTA_COUNTERS_UNSPEC: u32 = 0;
+pub const CTA_COUNTERS_PACKETS: u32 = 1;
+pub const CTA_COUNTERS_BYTES: u32 = 2;
+/// The old 32-bit form, which kernels no longer send.
+pub const CTA_COUNTERS32_PACKETS: u32 = 3;
+/// The old 32-bit form, which kernels no longer send.
+pub const CTA_COUNTERS32_BYTES: u32 = 4;
+pub const CTA_COUNTERS_PAD: u32 = 5;
+
+// `enum ctattr_tstamp`: the members of CTA_TIMESTAMP.
+pub const CTA_TIMESTAMP_UNSPEC: u32 = 0;
+pub const CTA_TIMESTAMP_START: u32 = 1;
+pub const CTA_TIMESTAMP_STOP: u32 = 2;
+pub const CTA_TIMESTAMP_PAD: u32 = 3;
+
+/// Bytes of a connection's label bitmap (`NF_CT_LABELS_MAX_SIZE`, 128 labels, from
+/// `XT_CONNLABEL_MAXBIT` of `<linux/netfilter/xt_connlabel.h>`): the size of `CTA_LABELS`.
+pub const NF_CT_LABELS_MAX_SIZE: usize = 16;
 
 /// Every item above against the sys crates' bindgen output of the installed headers.
 #[cfg(all(test, feature = "ffi"))]

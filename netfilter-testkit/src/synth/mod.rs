@@ -6,6 +6,8 @@
 //! - [`QueuePacketBuilder`] and [`LogPacketBuilder`]: packet messages with every attribute
 //!   the kernel can send, laid out in the kernel's order; [`Datagram`] puts several in one
 //!   buffer ([`Datagram::log_batch`] appends the `NLMSG_DONE` of a log batch).
+//! - [`CtBuilder`]: conntrack nests (tuples, status, mark, counters, ...) for their `ct`
+//!   setters.
 //! - [`payload`]: IPv4/IPv6 packets with UDP, TCP (SYN, data), ICMP echo and correct
 //!   checksums, to use as payloads.
 //! - [`sent`]: decoders for what a program sends (queue config, verdict, batch verdict, log
@@ -27,11 +29,13 @@
 //! # }
 //! ```
 
+mod ct;
 pub mod malformed;
 mod packet;
 pub mod payload;
 pub mod sent;
 
+pub use ct::CtBuilder;
 pub use packet::{
     Datagram, ETH_P_IP, ETH_P_IPV6, LogPacketBuilder, NFPROTO_BRIDGE, NFPROTO_IPV4, NFPROTO_IPV6,
     NFPROTO_NETDEV, NFPROTO_UNSPEC, QueuePacketBuilder,

@@ -186,11 +186,14 @@ impl QueuePacketBuilder {
         self
     }
 
-    /// The conntrack nest (raw `CTA_*` attributes) and the conntrack info.
+    /// The conntrack nest (`CTA_*` attributes, e.g. [`CtBuilder::to_bytes`]) and the
+    /// conntrack info (a [`CtState`](netfilter_safe::wire::CtState) or its raw number).
+    ///
+    /// [`CtBuilder::to_bytes`]: super::CtBuilder::to_bytes
     #[must_use]
-    pub fn ct(mut self, nest: impl Into<Vec<u8>>, info: u32) -> Self {
+    pub fn ct(mut self, nest: impl Into<Vec<u8>>, info: impl Into<u32>) -> Self {
         self.msg.ct = Some(Cow::Owned(nest.into()));
-        self.msg.ct_info = Some(info);
+        self.msg.ct_info = Some(info.into());
         self
     }
 
@@ -435,11 +438,14 @@ impl LogPacketBuilder {
         self
     }
 
-    /// Conntrack nest (raw) and info.
+    /// The conntrack nest (`CTA_*` attributes, e.g. [`CtBuilder::to_bytes`]) and the
+    /// conntrack info (a [`CtState`](netfilter_safe::wire::CtState) or its raw number).
+    ///
+    /// [`CtBuilder::to_bytes`]: super::CtBuilder::to_bytes
     #[must_use]
-    pub fn ct(mut self, nest: impl Into<Vec<u8>>, info: u32) -> Self {
+    pub fn ct(mut self, nest: impl Into<Vec<u8>>, info: impl Into<u32>) -> Self {
         self.msg.ct = Some(Cow::Owned(nest.into()));
-        self.msg.ct_info = Some(info);
+        self.msg.ct_info = Some(info.into());
         self
     }
 
