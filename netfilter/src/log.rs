@@ -1249,6 +1249,21 @@ impl AsFd for LogGroup {
 }
 
 /// The blocking iterator of [`LogGroup::incoming`]; it never ends by itself.
+///
+/// ```
+/// use netfilter::LogGroup;
+/// use netfilter_testkit::fake::FakeKernel;
+/// use netfilter_testkit::synth::LogPacketBuilder;
+///
+/// let (kernel, transport) = FakeKernel::new()?;
+/// let mut log = LogGroup::builder(1).transport(transport).open()?;
+/// kernel.log_packet(LogPacketBuilder::ipv4(1).prefix("in"))?;
+/// kernel.log_packet(LogPacketBuilder::ipv4(1).prefix("out"))?;
+/// let mut incoming = log.incoming(); // blocks for each packet; never ends by itself
+/// assert_eq!(incoming.next().transpose()?.and_then(|p| p.prefix().map(str::to_owned)), Some("in".into()));
+/// assert_eq!(incoming.next().transpose()?.map(|p| p.group()), Some(1));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct LogIncoming<'a> {
     log: &'a mut LogGroup,
