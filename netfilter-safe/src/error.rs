@@ -12,6 +12,17 @@ use crate::wire;
 /// Every failing C call is named, with the `errno` it left. The errno values that mean something
 /// specific for NFQUEUE and NFLOG have variants of their own, so a program can react to them
 /// without decoding `io::Error`s: see [`Error::from_errno`].
+///
+/// ```
+/// use std::io;
+/// use netfilter_safe::Error;
+///
+/// // Each errno the kernel answers with gets its own variant.
+/// let refused = Error::from_errno("bind", io::Error::from_raw_os_error(libc::EPERM));
+/// assert!(matches!(refused, Error::NotPermitted { call: "bind" }));
+/// assert!(matches!(Error::from_errno("recv", io::Error::from_raw_os_error(libc::ENOBUFS)), Error::Overrun));
+/// assert!(refused.to_string().contains("bind"));
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
@@ -114,6 +125,16 @@ impl fmt::Debug for PanicPayload {
 
 impl Error {
     /// Maps the `errno` a failing `call` left to the matching variant.
+    ///
+    /// ```
+    /// use std::io;
+    /// use netfilter_safe::Error;
+    ///
+    /// let busy = Error::from_errno("bind", io::Error::from_raw_os_error(libc::EBUSY));
+    /// assert!(matches!(busy, Error::Busy { call: "bind" }));
+    /// let other = Error::from_errno("send", io::Error::from_raw_os_error(libc::EBADF));
+    /// assert!(matches!(other, Error::Call { call: "send", .. }));
+    /// ```
     pub fn from_errno(call: &'static str, source: io::Error) -> Error {
         match source.raw_os_error() {
             Some(libc::ENOBUFS) => Error::Overrun,
@@ -130,6 +151,18 @@ impl Error {
     }
 
     /// Whether this is a non-blocking receive that found nothing waiting (`EAGAIN`).
+    ///
+    /// ```
+    /// use std::io;
+    /// use netfilter_safe::Error;
+    ///
+    /// // What a non-blocking receive returns when nothing is waiting.
+    /// let nothing = Error::Call { call: "recv", source: io::ErrorKind::WouldBlock.into() };
+    /// assert!(nothing.is_would_block());
+    /// // An `EAGAIN` answer to a request means a missing kernel feature, not "try again".
+    /// let request = Error::from_errno("bind", io::Error::from_raw_os_error(libc::EAGAIN));
+    /// assert!(matches!(request, Error::Unsupported { .. }) && !request.is_would_block());
+    /// ```
     pub fn is_would_block(&self) -> bool {
         matches!(self, Error::Call { source, .. } if source.kind() == io::ErrorKind::WouldBlock)
     }

@@ -37,6 +37,13 @@ fn read(path: &'static str) -> Result<String> {
 /// # Errors
 /// [`Error::Call`] when the file cannot be read (no `nfnetlink_queue` in the kernel, or a
 /// user namespace that may not read it) or has an unexpected format.
+///
+/// ```no_run
+/// for row in netfilter_safe::procfs::queue_rows()? {
+///     println!("queue {}: {} waiting, {} dropped", row.queue_number, row.queue_total, row.queue_dropped);
+/// }
+/// # Ok::<(), netfilter_safe::Error>(())
+/// ```
 pub fn queue_rows() -> Result<Vec<QueueRow>> {
     parse_queue_rows(&read(QUEUE_FILE)?)
 }
@@ -45,11 +52,26 @@ pub fn queue_rows() -> Result<Vec<QueueRow>> {
 ///
 /// # Errors
 /// As for [`queue_rows`].
+///
+/// ```no_run
+/// for row in netfilter_safe::procfs::log_rows()? {
+///     println!("group {}: {} batched, port {}", row.group, row.qlen, row.peer_portid);
+/// }
+/// # Ok::<(), netfilter_safe::Error>(())
+/// ```
 pub fn log_rows() -> Result<Vec<LogRow>> {
     parse_log_rows(&read(LOG_FILE)?)
 }
 
 /// One row of `/proc/net/netfilter/nfnetlink_queue`: a bound queue.
+///
+/// ```
+/// use netfilter_safe::procfs::parse_queue_rows;
+///
+/// let row = &parse_queue_rows("    3 2147483649     1 2 65531     0     0       42  1\n")?[0];
+/// assert_eq!((row.queue_number, row.queue_total, row.id_sequence), (3, 1, 42));
+/// # Ok::<(), netfilter_safe::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct QueueRow {
     /// The queue number.
@@ -72,6 +94,14 @@ pub struct QueueRow {
 }
 
 /// One row of `/proc/net/netfilter/nfnetlink_log`: a bound log group.
+///
+/// ```
+/// use netfilter_safe::procfs::parse_log_rows;
+///
+/// let row = &parse_log_rows("    5 2147483649     0 2 65531    100  1\n")?[0];
+/// assert_eq!((row.group, row.copy_mode, row.flush_timeout), (5, 2, 100));
+/// # Ok::<(), netfilter_safe::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct LogRow {
     /// The group number.
@@ -109,6 +139,17 @@ fn number<T: std::str::FromStr>(what: &str, field: &str, line: &str) -> Result<T
 /// # Errors
 ///
 /// [`Error::Call`] (`InvalidData`) on a row that is not nine numbers ending in `1`.
+///
+/// ```
+/// use netfilter_safe::procfs::parse_queue_rows;
+///
+/// let text = "    0  1234     0 2 65531     0     0        7  1\n    1  1234     2 2 65531     5     0       90  1\n";
+/// let rows = parse_queue_rows(text)?;
+/// assert_eq!(rows.iter().map(|r| r.queue_number).collect::<Vec<_>>(), [0, 1]);
+/// assert_eq!((rows[1].queue_total, rows[1].queue_dropped, rows[1].peer_portid), (2, 5, 1234));
+/// assert!(parse_queue_rows("not a row\n").is_err());
+/// # Ok::<(), netfilter_safe::Error>(())
+/// ```
 pub fn parse_queue_rows(text: &str) -> Result<Vec<QueueRow>> {
     const WHAT: &str = "nfnetlink_queue";
     text.lines()
@@ -137,6 +178,16 @@ pub fn parse_queue_rows(text: &str) -> Result<Vec<QueueRow>> {
 /// # Errors
 ///
 /// [`Error::Call`] (`InvalidData`) on a row that is not seven numbers.
+///
+/// ```
+/// use netfilter_safe::procfs::parse_log_rows;
+///
+/// let rows = parse_log_rows("    1  4321     3 1     0    100  1\n")?;
+/// assert_eq!((rows[0].group, rows[0].peer_portid, rows[0].qlen, rows[0].copy_mode), (1, 4321, 3, 1));
+/// assert!(parse_log_rows("1 2 3\n").is_err());
+/// assert!(parse_log_rows("")?.is_empty());
+/// # Ok::<(), netfilter_safe::Error>(())
+/// ```
 pub fn parse_log_rows(text: &str) -> Result<Vec<LogRow>> {
     const WHAT: &str = "nfnetlink_log";
     text.lines()

@@ -19,11 +19,55 @@ use crate::socket;
 ///
 /// Every method takes `&self` and may be called from several threads at once: sending while
 /// another thread receives is the normal case (verdicts from workers, a receive loop).
+///
+/// A program's end of a kernel conversation; here the testkit's fake kernel, whose answers
+/// are those of `nfnetlink`:
+///
+/// ```
+/// use netfilter_safe::transport::Transport;
+/// use netfilter_safe::wire::{Emit, LogConfig, Message, Messages};
+/// use netfilter_testkit::fake::FakeKernel;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// /// Binds log group `group` and returns the kernel's answer (0 or -errno).
+/// fn bind(transport: &dyn Transport, group: u16) -> Result<i32, Box<dyn std::error::Error>> {
+///     let mut request = LogConfig::default();
+///     request.header.res_id = group;
+///     request.header.flags = (libc::NLM_F_REQUEST | libc::NLM_F_ACK) as u16;
+///     request.cmd = Some(1); // NFULNL_CFG_CMD_BIND
+///     transport.send(&request.to_bytes()?)?;
+///     let mut buf = vec![0; 4096];
+///     let n = transport.recv(&mut buf)?;
+///     match Messages::new(&buf[..n]).next() {
+///         Some(Ok(Message::Error(answer))) => Ok(answer.error),
+///         other => Err(format!("unexpected {other:?}").into()),
+///     }
+/// }
+///
+/// let (kernel, transport) = FakeKernel::new()?;
+/// assert_eq!(bind(&transport, 5)?, 0);
+/// assert_eq!(bind(&transport, 5)?, -libc::EBUSY); // bound already
+/// assert_eq!(kernel.log_config(5).map(|c| c.copy_mode), Some(2));
+/// # Ok(())
+/// # }
+/// ```
 pub trait Transport: Send + Sync + fmt::Debug {
     /// Sends one datagram (one or more netlink messages) to the kernel.
     ///
     /// # Errors
     /// The errno of the failed send.
+    ///
+    /// ```
+    /// use netfilter_safe::transport::Transport;
+    /// use netfilter_testkit::fake::FakeKernel;
+    ///
+    /// let (kernel, transport) = FakeKernel::new()?;
+    /// transport.send(&[0; 16])?; // one netlink header, no request flag: skipped
+    /// assert_eq!(kernel.datagrams(), 1);
+    /// drop(kernel);
+    /// assert!(transport.send(&[0; 16]).is_err()); // EPIPE: nobody at the other end
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     fn send(&self, datagram: &[u8]) -> io::Result<()>;
 
     /// Receives one datagram into `buf` and returns its **full** length, which is larger than
@@ -33,6 +77,23 @@ pub trait Transport: Send + Sync + fmt::Debug {
     /// # Errors
     /// The errno of the failed receive (`ENOBUFS` after an overrun, `EAGAIN` when non-blocking
     /// and nothing is waiting).
+    ///
+    /// ```
+    /// # use netfilter_safe::transport::Transport;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::LogPacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut buf = vec![0u8; 0x10000];
+    /// let message = LogPacketBuilder::ipv4(1).payload(vec![0; 100]).to_bytes()?;
+    /// kernel.send(&message)?;
+    /// // Too small a buffer: the full length comes back, as with MSG_TRUNC.
+    /// let mut small = [0u8; 16];
+    /// assert_eq!(transport.recv(&mut small)?, message.len());
+    /// kernel.send(&message)?;
+    /// let n = transport.recv(&mut buf)?;
+    /// assert_eq!(&buf[..n], &message[..]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     fn recv(&self, buf: &mut [u8]) -> io::Result<usize>;
 
     /// Receives one datagram if one is waiting, without blocking: `Ok(None)` when none is.
@@ -43,6 +104,19 @@ pub trait Transport: Send + Sync + fmt::Debug {
     ///
     /// # Errors
     /// As for [`Transport::recv`].
+    ///
+    /// ```
+    /// # use netfilter_safe::transport::Transport;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::LogPacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut buf = vec![0u8; 0x10000];
+    /// assert_eq!(transport.try_recv(&mut buf)?, None);
+    /// let message = LogPacketBuilder::ipv4(1).to_bytes()?;
+    /// kernel.send(&message)?;
+    /// assert_eq!(transport.try_recv(&mut buf)?, Some(message.len()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     fn try_recv(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
         if self.wait_readable(Some(Duration::ZERO))? {
             self.recv(buf).map(Some)
@@ -60,6 +134,19 @@ pub trait Transport: Send + Sync + fmt::Debug {
     ///
     /// # Errors
     /// As for [`Transport::recv`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # use netfilter_safe::transport::Transport;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::LogPacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut buf = vec![0u8; 0x10000];
+    /// assert_eq!(transport.recv_timeout(&mut buf, Some(Duration::from_millis(5)))?, None);
+    /// kernel.send(&LogPacketBuilder::ipv4(1).to_bytes()?)?;
+    /// assert!(transport.recv_timeout(&mut buf, Some(Duration::from_secs(5)))?.is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     fn recv_timeout(&self, buf: &mut [u8], timeout: Option<Duration>) -> io::Result<Option<usize>> {
         wait_then_recv(self, buf, timeout)
     }
@@ -69,15 +156,54 @@ pub trait Transport: Send + Sync + fmt::Debug {
     ///
     /// # Errors
     /// The errno of the failed wait.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # use netfilter_safe::transport::Transport;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::LogPacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut buf = vec![0u8; 0x10000];
+    /// assert!(!transport.wait_readable(Some(Duration::ZERO))?);
+    /// kernel.send(&LogPacketBuilder::ipv4(1).to_bytes()?)?;
+    /// assert!(transport.wait_readable(Some(Duration::from_secs(5)))?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     fn wait_readable(&self, timeout: Option<Duration>) -> io::Result<bool>;
 
     /// Makes [`Transport::recv`] return `EAGAIN` instead of blocking, or blocking again.
     ///
     /// # Errors
     /// The errno of the failed change.
+    ///
+    /// ```
+    /// # use netfilter_safe::transport::Transport;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::LogPacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut buf = vec![0u8; 0x10000];
+    /// transport.set_nonblocking(true)?;
+    /// let err = transport.recv(&mut buf).unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()>;
 
     /// The descriptor that becomes readable when a datagram is waiting, for event loops.
+    ///
+    /// ```
+    /// use std::os::fd::AsRawFd;
+    /// # use netfilter_safe::transport::Transport;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::LogPacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut buf = vec![0u8; 0x10000];
+    /// kernel.send(&LogPacketBuilder::ipv4(1).to_bytes()?)?;
+    /// let mut pfd = libc::pollfd { fd: transport.fd().as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    /// // SAFETY: one valid pollfd, no timeout.
+    /// assert_eq!(unsafe { libc::poll(&mut pfd, 1, 0) }, 1); // readable: a datagram waits
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     fn fd(&self) -> BorrowedFd<'_>;
 
     /// How many datagrams were dropped because the receive buffer was full (`SO_MEMINFO`'s
@@ -85,6 +211,14 @@ pub trait Transport: Send + Sync + fmt::Debug {
     ///
     /// # Errors
     /// [`Error::Call`] when the counter cannot be read.
+    ///
+    /// ```
+    /// use netfilter_safe::transport::{NetlinkSocket, Transport};
+    ///
+    /// let socket = NetlinkSocket::open()?;
+    /// assert_eq!(socket.drops()?, 0); // nothing received, nothing dropped
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     fn drops(&self) -> Result<u32> {
         socket::drops(self.fd().as_raw_fd())
     }
@@ -118,6 +252,18 @@ fn wait_then_recv<T: Transport + ?Sized>(
 const TIMEOUT_UNKNOWN: u64 = u64::MAX;
 
 /// A `NETLINK_NETFILTER` socket. Closed on drop.
+///
+/// ```
+/// use std::time::Duration;
+/// use netfilter_safe::transport::{NetlinkSocket, Transport};
+///
+/// // Opening needs no privilege; binding a queue or log group needs CAP_NET_ADMIN.
+/// let socket = NetlinkSocket::open()?;
+/// assert_ne!(socket.port_id()?, 0);
+/// let mut buf = vec![0; 4096];
+/// assert_eq!(socket.recv_timeout(&mut buf, Some(Duration::from_millis(1)))?, None);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct NetlinkSocket {
     fd: OwnedFd,
@@ -134,6 +280,14 @@ impl NetlinkSocket {
     ///
     /// # Errors
     /// [`Error::Call`] when the socket cannot be created or bound.
+    ///
+    /// ```
+    /// use netfilter_safe::transport::NetlinkSocket;
+    ///
+    /// let (a, b) = (NetlinkSocket::open()?, NetlinkSocket::open()?);
+    /// assert_ne!(a.port_id()?, b.port_id()?); // each bound to its own port id
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn open() -> Result<NetlinkSocket> {
         let addr = new_socket()?;
         // SAFETY: `new_socket` returns a fresh descriptor that nothing else owns.
@@ -150,6 +304,17 @@ impl NetlinkSocket {
     /// # Errors
     /// [`Error::NotPermitted`] without `CAP_SYS_ADMIN` over that namespace, [`Error::Call`]
     /// when `netns` is not a network namespace.
+    ///
+    /// ```no_run
+    /// use std::fs::File;
+    /// use std::os::fd::AsFd;
+    /// use netfilter_safe::transport::NetlinkSocket;
+    ///
+    /// let blue = File::open("/run/netns/blue")?; // made by `ip netns add blue`
+    /// let socket = NetlinkSocket::open_in_netns(blue.as_fd())?;
+    /// println!("port {} in blue", socket.port_id()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn open_in_netns(netns: BorrowedFd<'_>) -> Result<NetlinkSocket> {
         let fd = socket::open_in_netns(netns, "socket(NETLINK_NETFILTER)", || {
             new_socket().map_or(0, |fd| fd as usize)
@@ -164,6 +329,22 @@ impl NetlinkSocket {
     ///
     /// # Errors
     /// [`Error::Call`] when `fd` is not a `NETLINK_NETFILTER` socket.
+    ///
+    /// ```
+    /// use std::os::fd::{FromRawFd, OwnedFd};
+    /// use netfilter_safe::transport::NetlinkSocket;
+    ///
+    /// // SAFETY: socket(2) returns a new descriptor that nothing else owns.
+    /// let raw = unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, libc::NETLINK_NETFILTER) };
+    /// assert!(raw >= 0);
+    /// // SAFETY: `raw` is open and owned by nobody else.
+    /// let socket = NetlinkSocket::from_fd(unsafe { OwnedFd::from_raw_fd(raw) })?;
+    /// # let _ = socket;
+    /// // Any other socket is refused.
+    /// let udp = OwnedFd::from(std::net::UdpSocket::bind("127.0.0.1:0")?);
+    /// assert!(NetlinkSocket::from_fd(udp).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn from_fd(fd: OwnedFd) -> Result<NetlinkSocket> {
         socket::check_netfilter_socket(fd.as_fd())?;
         let nonblocking = socket::is_nonblocking(fd.as_raw_fd())?;
@@ -271,6 +452,16 @@ impl NetlinkSocket {
     ///
     /// # Errors
     /// [`Error::NotPermitted`] for `force` without `CAP_NET_ADMIN`.
+    ///
+    /// ```
+    /// use netfilter_safe::transport::NetlinkSocket;
+    ///
+    /// let socket = NetlinkSocket::open()?;
+    /// // Without `force`, capped by net.core.rmem_max; the kernel reports twice what it keeps.
+    /// let size = socket.set_recv_buffer_size(64 * 1024, false)?;
+    /// assert!(size >= 2 * 4096);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set_recv_buffer_size(&self, bytes: u32, force: bool) -> Result<u32> {
         socket::set_recv_buffer_size(self.fd.as_raw_fd(), bytes, force)
     }
@@ -280,6 +471,15 @@ impl NetlinkSocket {
     ///
     /// # Errors
     /// [`Error::Call`] when the option cannot be set.
+    ///
+    /// ```
+    /// use netfilter_safe::transport::NetlinkSocket;
+    ///
+    /// let socket = NetlinkSocket::open()?;
+    /// socket.set_no_enobufs(true)?; // overruns are no longer reported (messages still lost)
+    /// socket.set_no_enobufs(false)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set_no_enobufs(&self, suppress: bool) -> Result<()> {
         socket::set_int_option(
             self.fd.as_raw_fd(),
@@ -294,6 +494,15 @@ impl NetlinkSocket {
     ///
     /// # Errors
     /// [`Error::Call`] when `getsockname` fails.
+    ///
+    /// ```
+    /// use netfilter_safe::transport::NetlinkSocket;
+    ///
+    /// let socket = NetlinkSocket::open()?;
+    /// // The kernel picks the port id; procfs rows name the socket by it (`peer_portid`).
+    /// assert_ne!(socket.port_id()?, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn port_id(&self) -> Result<u32> {
         // SAFETY: an all-zero sockaddr_nl is a valid value.
         let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };

@@ -7,6 +7,16 @@ use std::time::{Duration, SystemTime};
 use crate::wire::uapi as sys;
 
 /// The netfilter hook a packet was seen at (`NF_INET_*`).
+///
+/// ```
+/// use netfilter_safe::Hook;
+///
+/// assert_eq!(Hook::from(1), Hook::LocalIn); // NF_INET_LOCAL_IN
+/// assert_eq!(u8::from(Hook::PostRouting), 4);
+/// // Values outside NF_INET_* survive the round trip.
+/// assert_eq!(Hook::from(7), Hook::Other(7));
+/// assert_eq!(u8::from(Hook::Other(7)), 7);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Hook {
@@ -73,6 +83,15 @@ impl From<Hook> for u8 {
 
 /// A protocol family (`NFPROTO_*`): the `nfgen_family` of a message, and what
 /// `bind_pf`/`unbind_pf` take.
+///
+/// ```
+/// use netfilter_safe::Family;
+///
+/// assert_eq!(Family::from(2), Family::Ipv4); // NFPROTO_IPV4
+/// assert_eq!(Family::from(10), Family::Ipv6);
+/// assert_eq!(u8::from(Family::Bridge), 7);
+/// assert_eq!(Family::from(42), Family::Other(42));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Family {
@@ -149,6 +168,12 @@ impl From<Family> for u8 {
 
 /// How much of each packet the kernel copies to userspace (`NFQNL_COPY_*`, `NFULNL_COPY_*`:
 /// the same values for queues and log groups).
+///
+/// ```
+/// use netfilter_safe::CopyMode;
+///
+/// assert_eq!([CopyMode::None, CopyMode::Meta, CopyMode::Packet].map(CopyMode::raw), [0, 1, 2]);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CopyMode {
     /// Nothing is sent. For a queue this is the kernel's default, under which packets are
@@ -162,6 +187,12 @@ pub enum CopyMode {
 
 impl CopyMode {
     /// The value the kernel uses (`NFQNL_COPY_*`, `NFULNL_COPY_*`).
+    ///
+    /// ```
+    /// use netfilter_safe::CopyMode;
+    ///
+    /// assert_eq!(CopyMode::Packet.raw(), 2); // NFQNL_COPY_PACKET, NFULNL_COPY_PACKET
+    /// ```
     pub fn raw(self) -> u8 {
         (match self {
             CopyMode::None => sys::NFQNL_COPY_NONE,
@@ -173,6 +204,15 @@ impl CopyMode {
 
 bitflags::bitflags! {
     /// Queue flags (`NFQA_CFG_F_*`), set and cleared with `Queue::set_flags` of [`queue`](crate::queue) (feature `ffi`) or the `netfilter` crate's queue builder.
+    ///
+    /// ```
+    /// use netfilter_safe::QueueFlags;
+    ///
+    /// let flags = QueueFlags::GSO | QueueFlags::FAIL_OPEN;
+    /// assert_eq!(flags.bits(), 0x5); // NFQA_CFG_F_FAIL_OPEN | NFQA_CFG_F_GSO
+    /// // Bits a newer kernel defines are kept, not dropped.
+    /// assert_eq!(QueueFlags::from_bits_retain(0x40).bits(), 0x40);
+    /// ```
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
     pub struct QueueFlags: u32 {
         /// Accept packets instead of dropping them when the queue is full.
@@ -191,6 +231,14 @@ bitflags::bitflags! {
 
 bitflags::bitflags! {
     /// What the kernel says about the packet's buffer (`NFQA_SKB_INFO`).
+    ///
+    /// ```
+    /// use netfilter_safe::SkbInfo;
+    ///
+    /// let info = SkbInfo::from_bits_retain(0x3); // as NFQA_SKB_INFO carries it
+    /// assert!(info.contains(SkbInfo::CSUMNOTREADY | SkbInfo::GSO));
+    /// assert!(!info.contains(SkbInfo::CSUM_NOTVERIFIED));
+    /// ```
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
     pub struct SkbInfo: u32 {
         /// The checksums are not filled in yet (offloaded); they are correct on the wire.
@@ -204,6 +252,15 @@ bitflags::bitflags! {
 
 /// A verdict on a queued packet. `NF_STOLEN` cannot be expressed: from userspace it would leak
 /// the packet in the kernel.
+///
+/// ```
+/// use netfilter_safe::Verdict;
+///
+/// assert_eq!(Verdict::Drop.raw(), 0);
+/// assert_eq!(Verdict::Accept.raw(), 1);
+/// // NF_QUEUE (3), the target queue in the high 16 bits, and the bypass flag (0x8000).
+/// assert_eq!(Verdict::Queue { num: 2, bypass: true }.raw(), 0x0002_8003);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Verdict {
@@ -248,6 +305,13 @@ impl fmt::Display for Verdict {
 
 impl Verdict {
     /// The verdict as the kernel encodes it.
+    ///
+    /// ```
+    /// use netfilter_safe::Verdict;
+    ///
+    /// assert_eq!(Verdict::Stop.raw(), 5); // NF_STOP
+    /// assert_eq!(Verdict::Queue { num: 1, bypass: false }.raw(), 0x0001_0003);
+    /// ```
     pub fn raw(self) -> u32 {
         match self {
             Verdict::Drop => sys::NF_DROP,
@@ -272,6 +336,13 @@ pub const MAX_VERDICT_PAYLOAD: usize = u16::MAX as usize - 4;
 
 bitflags::bitflags! {
     /// Log group flags (`NFULNL_CFG_F_*`), set with `LogGroup::set_flags` of [`log`](crate::log) (feature `ffi`) or the `netfilter` crate's log builder.
+    ///
+    /// ```
+    /// use netfilter_safe::LogFlags;
+    ///
+    /// assert_eq!((LogFlags::SEQ | LogFlags::CONNTRACK).bits(), 0x5); // NFULNL_CFG_F_*
+    /// assert!(LogFlags::empty().is_empty());
+    /// ```
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
     pub struct LogFlags: u16 {
         /// Number the group's messages (`NFULA_SEQ`, per group).

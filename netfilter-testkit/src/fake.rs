@@ -176,6 +176,20 @@ const LF_CONNTRACK: u16 = uapi::NFULNL_CFG_F_CONNTRACK as u16;
 static NEXT_PORT_ID: AtomicU32 = AtomicU32::new(0x8000_1000);
 
 /// How a queued packet left its queue.
+///
+/// ```
+/// use netfilter_testkit::fake::SettledBy;
+/// # use netfilter::Queue;
+/// # use netfilter_testkit::fake::FakeKernel;
+/// # use netfilter_testkit::synth::QueuePacketBuilder;
+/// # let (kernel, transport) = FakeKernel::new()?;
+/// # let mut queue = Queue::builder(0).transport(transport).open()?;
+/// let id = kernel.queue_packet(QueuePacketBuilder::ipv4(0))?;
+/// let _held = queue.recv()?; // never given a verdict
+/// drop(queue); // the program closes its socket: the kernel drops what waits
+/// assert_eq!(kernel.verdict(0, id).map(|v| (v.verdict, v.by)), Some((0, SettledBy::Flush)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum SettledBy {
@@ -192,6 +206,25 @@ pub enum SettledBy {
 }
 
 /// The verdict the fake applied to one queued packet.
+///
+/// ```
+/// use netfilter_testkit::fake::SettledBy;
+/// # use netfilter::Queue;
+/// # use netfilter_testkit::fake::FakeKernel;
+/// # use netfilter_testkit::synth::QueuePacketBuilder;
+/// # let (kernel, transport) = FakeKernel::new()?;
+/// // Unbatched: each verdict is an NFQNL_MSG_VERDICT of its own.
+/// let mut queue = Queue::builder(0).batching(false).transport(transport).open()?;
+/// let id = kernel.queue_packet(QueuePacketBuilder::ipv4(0))?;
+/// let mut packet = queue.recv()?;
+/// packet.set_mark(0x10);
+/// packet.accept()?;
+/// queue.flush()?;
+/// let settled = kernel.verdict(0, id).expect("settled");
+/// assert_eq!((settled.verdict, settled.mark), (1, Some(0x10))); // NF_ACCEPT with a new mark
+/// assert_eq!((settled.payload, settled.by), (None, SettledBy::Verdict));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SettledVerdict {
@@ -220,6 +253,22 @@ pub struct SettledVerdict {
 
 impl SettledVerdict {
     /// Whether a batch verdict settled it.
+    ///
+    /// ```
+    /// # use netfilter::Queue;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::QueuePacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut queue = Queue::builder(0).transport(transport).open()?;
+    /// // Two packets of one receive, equal verdicts: they travel as one batch verdict.
+    /// let ids = kernel.queue_packets([QueuePacketBuilder::ipv4(0), QueuePacketBuilder::ipv4(0)])?;
+    /// let (first, second) = (queue.recv()?, queue.recv()?);
+    /// first.accept()?;
+    /// second.accept()?;
+    /// queue.flush()?;
+    /// assert!(ids.iter().all(|&id| kernel.verdict(0, id).is_some_and(|v| v.is_batch())));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn is_batch(&self) -> bool {
         matches!(self.by, SettledBy::Batch { .. })
@@ -227,6 +276,18 @@ impl SettledVerdict {
 }
 
 /// A queue instance's configuration as the kernel keeps it (`struct nfqnl_instance`).
+///
+/// ```
+/// use netfilter::CopyMode;
+/// use netfilter_testkit::fake::FakeKernel;
+///
+/// let (kernel, transport) = FakeKernel::new()?;
+/// let _queue = netfilter::Queue::builder(2).copy(CopyMode::Meta, 0).max_len(64).transport(transport).open()?;
+/// let settings = kernel.config(2).expect("bound");
+/// assert_eq!((settings.copy_mode, settings.copy_range, settings.maxlen), (1, 0, 64)); // NFQNL_COPY_META
+/// assert_eq!(kernel.config(3), None); // never bound
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct QueueSettings {
@@ -254,6 +315,18 @@ impl Default for QueueSettings {
 }
 
 /// A log group instance's configuration as the kernel keeps it (`struct nfulnl_instance`).
+///
+/// ```
+/// use netfilter_testkit::fake::{FakeKernel, LogSettings, NLBUFSIZ_DEFAULT};
+///
+/// let (kernel, transport) = FakeKernel::new()?;
+/// let _log = netfilter::LogGroup::builder(4).qthresh(1).transport(transport).open()?;
+/// let settings = kernel.log_config(4).expect("bound");
+/// assert_eq!(settings.qthresh, 1);
+/// assert_eq!(settings.nlbufsiz, NLBUFSIZ_DEFAULT); // not set: the kernel's default
+/// assert_eq!(settings.copy_range, LogSettings::default().copy_range);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct LogSettings {
@@ -285,6 +358,26 @@ impl Default for LogSettings {
 }
 
 /// A message the program sent, decoded.
+///
+/// ```
+/// use netfilter_testkit::fake::Sent;
+/// # use netfilter::Queue;
+/// # use netfilter_testkit::fake::FakeKernel;
+/// # use netfilter_testkit::synth::QueuePacketBuilder;
+/// # let (kernel, transport) = FakeKernel::new()?;
+/// // Unbatched: each verdict is an NFQNL_MSG_VERDICT of its own.
+/// let mut queue = Queue::builder(0).batching(false).transport(transport).open()?;
+/// let id = kernel.queue_packet(QueuePacketBuilder::ipv4(0))?;
+/// queue.recv()?.drop()?;
+/// queue.flush()?;
+/// let sent = kernel.sent();
+/// assert!(matches!(sent[0].message, Sent::QueueConfig(_))); // the bind
+/// match &sent.last().expect("a message").message {
+///     Sent::Verdict(v) => assert_eq!((v.verdict_hdr.id, v.verdict_hdr.verdict), (id, 0)),
+///     other => panic!("not a verdict: {other:?}"),
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Sent {
@@ -304,6 +397,20 @@ pub enum Sent {
 }
 
 /// One message the program sent, in arrival order.
+///
+/// ```
+/// use netfilter_testkit::fake::{FakeKernel, Sent};
+///
+/// let (kernel, transport) = FakeKernel::new()?;
+/// let _queue = netfilter::Queue::builder(0).transport(transport).open()?;
+/// let bind = &kernel.sent()[0];
+/// assert_eq!(bind.datagram, 0); // the program's first send
+/// assert_eq!(bind.reply, Some(0)); // acknowledged
+/// assert_eq!(bind.header.len as usize, bind.bytes.len());
+/// let Sent::QueueConfig(config) = &bind.message else { panic!("not a config") };
+/// assert_eq!(config.cmd.map(|c| c.command), Some(1)); // NFQNL_CFG_CMD_BIND
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SentMessage {
@@ -364,6 +471,20 @@ struct LogInstance {
 }
 
 /// Everything the fake kernel knows, for [`FakeKernel::state`] and [`FakeKernel::wait_for`].
+///
+/// ```
+/// # use netfilter::Queue;
+/// # use netfilter_testkit::fake::FakeKernel;
+/// # use netfilter_testkit::synth::QueuePacketBuilder;
+/// # let (kernel, transport) = FakeKernel::new()?;
+/// # let mut queue = Queue::builder(0).transport(transport).open()?;
+/// let id = kernel.queue_packet(QueuePacketBuilder::ipv4(0))?;
+/// // One look under one lock: every answer is from the same moment.
+/// let (bound, waiting, closed) = kernel.state(|s| (s.bound_queues(), s.outstanding(0), s.is_closed()));
+/// assert_eq!((bound, waiting, closed), (vec![0], vec![id], false));
+/// # drop(queue);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct KernelState {
     port_id: u32,
@@ -383,12 +504,37 @@ pub struct KernelState {
 
 impl KernelState {
     /// The port id the fake gave the program's socket (`nlmsg_pid` of the errors it sends).
+    ///
+    /// ```
+    /// # use netfilter::Queue;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::QueuePacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut queue = Queue::builder(0).transport(transport).open()?;
+    /// // The port id errors and acknowledgements carry (negative as an i32, like the kernel's).
+    /// assert_eq!(kernel.state(|s| s.port_id()), kernel.port_id());
+    /// assert!((kernel.port_id() as i32) < 0);
+    /// # drop(queue);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn port_id(&self) -> u32 {
         self.port_id
     }
 
     /// The configuration of queue `queue` when the program has it bound.
+    ///
+    /// ```
+    /// # use netfilter::Queue;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::QueuePacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut queue = Queue::builder(0).transport(transport).open()?;
+    /// assert!(kernel.state(|s| s.queue(0)).is_some());
+    /// drop(queue); // unbinds
+    /// assert!(kernel.state(|s| s.queue(0)).is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn queue(&self, queue: u16) -> Option<QueueSettings> {
         self.queues
@@ -398,6 +544,18 @@ impl KernelState {
     }
 
     /// The configuration of log group `group` when the program has it bound.
+    ///
+    /// ```
+    /// # use netfilter::LogGroup;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::LogPacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut log = LogGroup::builder(1).transport(transport).open()?;
+    /// assert_eq!(kernel.state(|s| s.group(1)), kernel.log_config(1));
+    /// assert!(kernel.state(|s| s.group(2)).is_none());
+    /// # drop(log);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn group(&self, group: u16) -> Option<LogSettings> {
         self.groups
@@ -407,6 +565,17 @@ impl KernelState {
     }
 
     /// The queues the program has bound.
+    ///
+    /// ```
+    /// use netfilter::Queue;
+    /// use netfilter_testkit::fake::FakeKernel;
+    ///
+    /// let (kernel, transport) = FakeKernel::new()?;
+    /// let queue = Queue::builder_range(4..=6).transport(transport).open()?;
+    /// assert_eq!(kernel.state(|s| s.bound_queues()), vec![4, 5, 6]);
+    /// assert_eq!(queue.numbers(), &[4, 5, 6]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn bound_queues(&self) -> Vec<u16> {
         let mine = self
@@ -417,6 +586,16 @@ impl KernelState {
     }
 
     /// The log groups the program has bound.
+    ///
+    /// ```
+    /// use netfilter::LogGroup;
+    /// use netfilter_testkit::fake::FakeKernel;
+    ///
+    /// let (kernel, transport) = FakeKernel::new()?;
+    /// let _log = LogGroup::builder_groups(&[9, 3]).transport(transport).open()?;
+    /// assert_eq!(kernel.state(|s| s.bound_groups()), vec![3, 9]); // in number order
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn bound_groups(&self) -> Vec<u16> {
         let mine = self
@@ -427,6 +606,21 @@ impl KernelState {
     }
 
     /// The ids of queue `queue` that wait for a verdict, in queue order.
+    ///
+    /// ```
+    /// # use netfilter::Queue;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::QueuePacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut queue = Queue::builder(0).transport(transport).open()?;
+    /// let a = kernel.queue_packet(QueuePacketBuilder::ipv4(0))?;
+    /// let b = kernel.queue_packet(QueuePacketBuilder::ipv4(0))?;
+    /// assert_eq!(kernel.state(|s| s.outstanding(0)), vec![a, b]);
+    /// queue.recv()?.accept()?;
+    /// queue.flush()?;
+    /// assert_eq!(kernel.state(|s| s.outstanding(0)), vec![b]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn outstanding(&self, queue: u16) -> Vec<u32> {
         self.queues
@@ -437,6 +631,20 @@ impl KernelState {
 
     /// Packets of queue `queue` the kernel dropped instead of queueing (copy mode NONE, queue
     /// full, receive buffer full), as procfs's `queue_dropped` and `user_dropped` count them.
+    ///
+    /// ```
+    /// use netfilter::Queue;
+    /// use netfilter_testkit::fake::FakeKernel;
+    /// use netfilter_testkit::synth::QueuePacketBuilder;
+    ///
+    /// let (kernel, transport) = FakeKernel::new()?;
+    /// let _queue = Queue::builder(0).max_len(1).transport(transport).open()?;
+    /// kernel.queue_packet(QueuePacketBuilder::ipv4(0))?;
+    /// // The queue is full: the kernel drops the next packet instead of queueing it.
+    /// assert!(kernel.queue_packet(QueuePacketBuilder::ipv4(0)).is_err());
+    /// assert_eq!(kernel.state(|s| s.dropped(0)), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn dropped(&self, queue: u16) -> u64 {
         self.queues.get(&queue).map_or(0, |q| q.dropped)
@@ -444,6 +652,20 @@ impl KernelState {
 
     /// The verdict applied to packet `id` of queue `queue` (the latest, if the id was used
     /// twice).
+    ///
+    /// ```
+    /// # use netfilter::Queue;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::QueuePacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut queue = Queue::builder(0).transport(transport).open()?;
+    /// let id = kernel.queue_packet(QueuePacketBuilder::ipv4(0))?;
+    /// assert!(kernel.state(|s| s.verdict(0, id).is_none()));
+    /// queue.recv()?.repeat()?;
+    /// queue.flush()?;
+    /// assert_eq!(kernel.state(|s| s.verdict(0, id).map(|v| v.verdict)), Some(4)); // NF_REPEAT
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn verdict(&self, queue: u16, id: u32) -> Option<&SettledVerdict> {
         self.settled
@@ -454,18 +676,62 @@ impl KernelState {
     }
 
     /// Every settled packet in order: queue, id, verdict.
+    ///
+    /// ```
+    /// # use netfilter::Queue;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::QueuePacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut queue = Queue::builder(0).transport(transport).open()?;
+    /// let a = kernel.queue_packet(QueuePacketBuilder::ipv4(0))?;
+    /// queue.recv()?.drop()?;
+    /// queue.flush()?;
+    /// let b = kernel.queue_packet(QueuePacketBuilder::ipv4(0))?;
+    /// queue.recv()?.accept()?;
+    /// queue.flush()?;
+    /// let order: Vec<(u16, u32, u32)> = kernel.state(|s| s.settled().iter().map(|(q, id, v)| (*q, *id, v.verdict)).collect());
+    /// assert_eq!(order, [(0, a, 0), (0, b, 1)]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn settled(&self) -> &[(u16, u32, SettledVerdict)] {
         &self.settled
     }
 
     /// Every message the program sent, in order.
+    ///
+    /// ```
+    /// # use netfilter::Queue;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::QueuePacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut queue = Queue::builder(0).transport(transport).open()?;
+    /// let before = kernel.state(|s| s.sent().len());
+    /// queue.flush()?; // nothing held back: nothing sent
+    /// assert_eq!(kernel.state(|s| s.sent().len()), before);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn sent(&self) -> &[SentMessage] {
         &self.sent
     }
 
     /// How many datagrams (`send` calls) the program made.
+    ///
+    /// ```
+    /// # use netfilter::Queue;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::QueuePacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut queue = Queue::builder(0).transport(transport).open()?;
+    /// let id = kernel.queue_packet(QueuePacketBuilder::ipv4(0))?;
+    /// let before = kernel.state(|s| s.datagrams());
+    /// queue.recv()?.accept()?;
+    /// queue.flush()?;
+    /// assert_eq!(kernel.state(|s| s.datagrams()), before + 1); // one send for the verdict
+    /// # let _ = id;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn datagrams(&self) -> usize {
         self.datagrams
@@ -473,12 +739,37 @@ impl KernelState {
 
     /// How many overruns happened: datagrams dropped because the program's receive buffer was
     /// full, plus those injected with [`FakeKernel::overrun`].
+    ///
+    /// ```
+    /// use netfilter::Error;
+    /// # use netfilter::LogGroup;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::LogPacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut log = LogGroup::builder(1).transport(transport).open()?;
+    /// kernel.overrun();
+    /// assert_eq!(kernel.state(|s| s.overruns()), 1);
+    /// assert!(matches!(log.recv(), Err(Error::Overrun { .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn overruns(&self) -> u64 {
         self.overruns
     }
 
     /// Whether the program's transport was dropped (its socket closed).
+    ///
+    /// ```
+    /// # use netfilter::LogGroup;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::LogPacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut log = LogGroup::builder(1).transport(transport).open()?;
+    /// assert!(!kernel.state(|s| s.is_closed()));
+    /// drop(log);
+    /// assert!(kernel.state(|s| s.is_closed()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn is_closed(&self) -> bool {
         self.closed
@@ -1063,6 +1354,23 @@ fn shape_log_packet(state: &mut KernelState, packet: &mut LogPacket<'static>) ->
 ///
 /// All methods take `&self`; the fake is `Send` and `Sync`, so a test may push packets from
 /// one thread while the program runs in another.
+///
+/// ```
+/// use netfilter::Queue;
+/// use netfilter_testkit::fake::FakeKernel;
+/// use netfilter_testkit::synth::QueuePacketBuilder;
+///
+/// let (kernel, transport) = FakeKernel::new()?;
+/// let mut queue = Queue::builder(0).transport(transport).open()?;
+/// // Push packets from another thread while the program runs here.
+/// let pusher = std::thread::scope(|s| {
+///     s.spawn(|| kernel.queue_packet(QueuePacketBuilder::ipv4(0))).join()
+/// }).expect("pushed")?;
+/// queue.recv()?.accept()?;
+/// queue.flush()?;
+/// assert_eq!(kernel.verdict(0, pusher).map(|v| v.verdict), Some(1));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct FakeKernel {
     shared: Arc<Shared>,
@@ -1072,6 +1380,20 @@ pub struct FakeKernel {
 ///
 /// Dropping it is the program closing its socket: the fake unbinds its queues and groups
 /// (dropping the packets still waiting), as the kernel does on `NETLINK_URELEASE`.
+///
+/// ```
+/// use netfilter_safe::transport::Transport;
+/// use netfilter_testkit::fake::FakeKernel;
+///
+/// let (kernel, transport) = FakeKernel::new()?;
+/// kernel.send(&netfilter_testkit::synth::QueuePacketBuilder::ipv4(0).to_bytes()?)?;
+/// let mut buf = vec![0; 0x10000];
+/// let n = transport.recv(&mut buf)?; // what the kernel sent, whole
+/// assert_eq!(netfilter_safe::wire::QueuePacket::parse_bytes(&buf[..n])?.header.res_id, 0);
+/// drop(kernel);
+/// assert!(transport.recv(&mut buf).is_err()); // ENOTCONN: the kernel side is gone
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct FakeTransport {
     shared: Arc<Shared>,
@@ -1086,6 +1408,17 @@ impl FakeKernel {
     ///
     /// # Errors
     /// [`Error::Io`] when the socket pair cannot be made.
+    ///
+    /// ```
+    /// use netfilter_testkit::fake::FakeKernel;
+    ///
+    /// let (kernel, transport) = FakeKernel::new()?;
+    /// assert!(kernel.state(|s| s.bound_queues().is_empty()));
+    /// let queue = netfilter::Queue::builder(1).transport(transport).open()?;
+    /// assert_eq!(kernel.state(|s| s.bound_queues()), vec![1]);
+    /// # drop(queue);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new() -> Result<(FakeKernel, FakeTransport), Error> {
         let mut fds: [RawFd; 2] = [-1; 2];
         // SAFETY: `fds` is valid for writes of two descriptors; the result is checked.
@@ -1142,11 +1475,33 @@ impl FakeKernel {
     }
 
     /// Runs `f` on the current state, under the fake's lock.
+    ///
+    /// ```
+    /// # use netfilter::Queue;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::QueuePacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut queue = Queue::builder(0).transport(transport).open()?;
+    /// kernel.queue_packet(QueuePacketBuilder::ipv4(0))?;
+    /// let (waiting, verdicts) = kernel.state(|s| (s.outstanding(0).len(), s.settled().len()));
+    /// assert_eq!((waiting, verdicts), (1, 0));
+    /// # drop(queue);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn state<R>(&self, f: impl FnOnce(&KernelState) -> R) -> R {
         f(&self.shared.lock())
     }
 
     /// The port id the fake gave the program's socket.
+    ///
+    /// ```
+    /// use netfilter_testkit::fake::FakeKernel;
+    ///
+    /// let (a, _ta) = FakeKernel::new()?;
+    /// let (b, _tb) = FakeKernel::new()?;
+    /// assert_ne!(a.port_id(), b.port_id()); // each fake socket has its own
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn port_id(&self) -> u32 {
         self.state(KernelState::port_id)
@@ -1154,6 +1509,17 @@ impl FakeKernel {
 
     /// Makes queue `queue` held by another socket: the program's configuration messages and
     /// verdicts on it fail with `EPERM`.
+    ///
+    /// ```
+    /// use netfilter::{Error, Queue};
+    /// use netfilter_testkit::fake::FakeKernel;
+    ///
+    /// let (kernel, transport) = FakeKernel::new()?;
+    /// kernel.bind_elsewhere(7);
+    /// let err = Queue::builder(7).transport(transport).open().unwrap_err();
+    /// assert!(matches!(err, Error::NotPermitted { .. }));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn bind_elsewhere(&self, queue: u16) {
         self.update(|s| {
             s.destroy_queue(queue);
@@ -1162,6 +1528,17 @@ impl FakeKernel {
     }
 
     /// Makes log group `group` held by another socket (`EPERM` for the program).
+    ///
+    /// ```
+    /// use netfilter::{Error, LogGroup};
+    /// use netfilter_testkit::fake::FakeKernel;
+    ///
+    /// let (kernel, transport) = FakeKernel::new()?;
+    /// kernel.bind_group_elsewhere(3);
+    /// let err = LogGroup::builder_groups(&[2, 3]).transport(transport).open().unwrap_err();
+    /// assert!(matches!(err, Error::NotPermitted { .. }));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn bind_group_elsewhere(&self, group: u16) {
         self.update(|s| {
             let inst = LogInstance {
@@ -1176,24 +1553,71 @@ impl FakeKernel {
     /// Makes the queue flags in `flags` (`NFQA_CFG_F_*`) unsupported: a configuration that
     /// sets one fails with `EOPNOTSUPP`, as `NFQA_CFG_F_CONNTRACK` does without
     /// `nf_conntrack_netlink` and `NFQA_CFG_F_SECCTX` without `CONFIG_NETWORK_SECMARK`.
+    ///
+    /// ```
+    /// use netfilter::{Error, Queue, QueueFlags};
+    /// use netfilter_testkit::fake::FakeKernel;
+    ///
+    /// // An old kernel without NFQA_CFG_F_SECCTX.
+    /// let (kernel, transport) = FakeKernel::new()?;
+    /// kernel.unsupported_queue_flags(QueueFlags::SECCTX.bits());
+    /// let err = Queue::builder(0).secctx(true).transport(transport).open().unwrap_err();
+    /// assert!(matches!(err, Error::Unsupported { .. }));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn unsupported_queue_flags(&self, flags: u32) {
         self.update(|s| s.unsupported_queue_flags = flags);
     }
 
     /// Makes the log flags in `flags` (`NFULNL_CFG_F_*`) unsupported (`EOPNOTSUPP`), as
     /// `NFULNL_CFG_F_CONNTRACK` is without `nf_conntrack_netlink`.
+    ///
+    /// ```
+    /// use netfilter::{Error, LogFlags, LogGroup};
+    /// use netfilter_testkit::fake::FakeKernel;
+    ///
+    /// let (kernel, transport) = FakeKernel::new()?;
+    /// kernel.unsupported_log_flags(LogFlags::CONNTRACK.bits());
+    /// let err = LogGroup::builder(1).flags(LogFlags::CONNTRACK).transport(transport).open().unwrap_err();
+    /// assert!(matches!(err, Error::Unsupported { .. }));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn unsupported_log_flags(&self, flags: u16) {
         self.update(|s| s.unsupported_log_flags = flags);
     }
 
     /// Fails the program's next request with `errno` (answered with `-errno`, nothing
     /// applied). Calls queue up: each fails one request.
+    ///
+    /// ```
+    /// use netfilter::{Error, Queue};
+    /// use netfilter_testkit::fake::FakeKernel;
+    ///
+    /// let (kernel, transport) = FakeKernel::new()?;
+    /// kernel.fail_next(libc::ENOMEM);
+    /// match Queue::builder(0).transport(transport).open() {
+    ///     Err(Error::Kernel { source, .. }) => assert_eq!(source.raw_os_error(), Some(libc::ENOMEM)),
+    ///     other => panic!("expected ENOMEM, got {other:?}"),
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn fail_next(&self, errno: i32) {
         self.update(|s| s.fail_next.push_back(errno));
     }
 
     /// From now on the program lacks `CAP_NET_ADMIN`: the first message of each datagram is
     /// answered with `EPERM` and nothing is applied.
+    ///
+    /// ```
+    /// use netfilter::{Error, LogGroup};
+    /// use netfilter_testkit::fake::FakeKernel;
+    ///
+    /// let (kernel, transport) = FakeKernel::new()?;
+    /// kernel.drop_net_admin();
+    /// let err = LogGroup::builder(1).transport(transport).open().unwrap_err();
+    /// assert!(matches!(err, Error::NotPermitted { .. }));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn drop_net_admin(&self) {
         self.update(|s| s.net_admin = false);
     }
@@ -1207,6 +1631,22 @@ impl FakeKernel {
     /// it cannot be sent: `EAGAIN` when the program's receive buffer is full (the datagram is
     /// dropped and an overrun flagged, as in the kernel), `ECONNREFUSED` once the transport is
     /// dropped.
+    ///
+    /// ```
+    /// # use netfilter::Queue;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::QueuePacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut queue = Queue::builder(0).transport(transport).open()?;
+    /// // Exact bytes, ids as given: here a packet id the fake would not pick.
+    /// kernel.send(&QueuePacketBuilder::ipv4(0).packet_id(1000).to_bytes()?)?;
+    /// let packet = queue.recv()?;
+    /// assert_eq!(packet.id(), 1000);
+    /// packet.accept()?;
+    /// queue.flush()?;
+    /// assert!(kernel.verdict(0, 1000).is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn send(&self, datagram: &[u8]) -> Result<(), Error> {
         if datagram.is_empty() {
             return Err(invalid("an empty datagram".to_owned()));
@@ -1240,6 +1680,21 @@ impl FakeKernel {
     ///
     /// # Errors
     /// As [`send`](Self::send), and [`Error::Invalid`] when a message cannot be emitted.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use netfilter_testkit::synth::Datagram;
+    /// # use netfilter::LogGroup;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::LogPacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut log = LogGroup::builder(1).transport(transport).open()?;
+    /// let batch = Datagram::log_batch(1, (0..3).map(|_| LogPacketBuilder::ipv4(1).build()));
+    /// assert_eq!(batch.len(), 4); // three packets and the NLMSG_DONE
+    /// kernel.send_datagram(&batch)?;
+    /// assert_eq!(log.recv_batch(Some(Duration::from_secs(1)), |_| {})?, 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn send_datagram(&self, datagram: &Datagram) -> Result<(), Error> {
         let bytes = datagram.to_bytes().map_err(|e| invalid(e.to_string()))?;
         self.send(&bytes)
@@ -1255,6 +1710,22 @@ impl FakeKernel {
     /// queue, the queue is in copy mode NONE, or it is full (counted in
     /// [`KernelState::dropped`]); [`Error::Io`] when the program's receive buffer is full
     /// (dropped, overrun flagged).
+    ///
+    /// ```
+    /// # use netfilter::Queue;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::QueuePacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut queue = Queue::builder(0).transport(transport).open()?;
+    /// let first = kernel.queue_packet(QueuePacketBuilder::ipv4(0).mark(5))?;
+    /// let second = kernel.queue_packet(QueuePacketBuilder::ipv4(0))?;
+    /// assert_eq!((first, second), (1, 2)); // numbered as the kernel does
+    /// let packet = queue.recv()?;
+    /// assert_eq!((packet.id(), packet.mark()), (1, 5));
+    /// // A queue nobody bound queues nothing.
+    /// assert!(kernel.queue_packet(QueuePacketBuilder::ipv4(9)).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn queue_packet(&self, builder: QueuePacketBuilder) -> Result<u32, Error> {
         let r = enqueue(&mut self.shared.lock(), &self.shared, builder.build());
         self.shared.changed.notify_all();
@@ -1267,6 +1738,20 @@ impl FakeKernel {
     ///
     /// # Errors
     /// As [`queue_packet`](Self::queue_packet); nothing is queued then.
+    ///
+    /// ```
+    /// # use netfilter::Queue;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::QueuePacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut queue = Queue::builder(0).transport(transport).open()?;
+    /// let ids = kernel.queue_packets((0..3).map(|_| QueuePacketBuilder::ipv4(0)))?;
+    /// assert_eq!(ids, [1, 2, 3]);
+    /// for &id in &ids {
+    ///     assert_eq!(queue.recv()?.id(), id);
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn queue_packets(
         &self,
         builders: impl IntoIterator<Item = QueuePacketBuilder>,
@@ -1325,6 +1810,18 @@ impl FakeKernel {
     /// # Errors
     /// [`Error::Invalid`] when the program has not bound the group; [`Error::Io`] when its
     /// receive buffer is full (dropped, overrun flagged).
+    ///
+    /// ```
+    /// # use netfilter::LogGroup;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::LogPacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut log = LogGroup::builder(1).transport(transport).open()?;
+    /// kernel.log_packet(LogPacketBuilder::ipv4(1).prefix("in").payload(vec![0x45; 20]))?;
+    /// let packet = log.recv()?;
+    /// assert_eq!((packet.prefix(), packet.payload().len()), (Some("in"), 20));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn log_packet(&self, builder: LogPacketBuilder) -> Result<(), Error> {
         self.log_batch([builder])
     }
@@ -1335,6 +1832,20 @@ impl FakeKernel {
     ///
     /// # Errors
     /// As [`log_packet`](Self::log_packet); [`Error::Invalid`] for no builder.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # use netfilter::LogGroup;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::LogPacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut log = LogGroup::builder(1).transport(transport).open()?;
+    /// kernel.log_batch((1..=5u32).map(|m| LogPacketBuilder::ipv4(1).mark(m)))?;
+    /// let mut marks = Vec::new();
+    /// log.recv_batch(Some(Duration::from_secs(1)), |p| marks.push(p.mark()))?; // one datagram
+    /// assert_eq!(marks, [1, 2, 3, 4, 5]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn log_batch(
         &self,
         builders: impl IntoIterator<Item = LogPacketBuilder>,
@@ -1364,42 +1875,140 @@ impl FakeKernel {
     /// Injects an overrun: the transport's next `recv` fails with `ENOBUFS` once (before any
     /// datagram still waiting, as `sock_error` comes first), and its descriptor becomes
     /// readable.
+    ///
+    /// ```
+    /// use netfilter::Error;
+    /// # use netfilter::Queue;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::QueuePacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut queue = Queue::builder(0).transport(transport).open()?;
+    /// kernel.overrun();
+    /// assert!(matches!(queue.recv(), Err(Error::Overrun { lost: None })));
+    /// assert!(queue.try_recv()?.is_none()); // reported once
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn overrun(&self) {
         self.update(|s| s.overruns += 1);
         self.shared.flag_overrun();
     }
 
     /// Every message the program sent so far, decoded, in order.
+    ///
+    /// ```
+    /// use netfilter_testkit::fake::Sent;
+    /// # use netfilter::LogGroup;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::LogPacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut log = LogGroup::builder(1).transport(transport).open()?;
+    /// // Opening the group bound it, then configured it: every request acknowledged.
+    /// let sent = kernel.sent();
+    /// assert!(sent.len() >= 2);
+    /// assert!(sent.iter().all(|m| matches!(m.message, Sent::LogConfig(_)) && m.reply == Some(0)));
+    /// # drop(log);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn sent(&self) -> Vec<SentMessage> {
         self.state(|s| s.sent.clone())
     }
 
     /// How many datagrams the program sent.
+    ///
+    /// ```
+    /// # use netfilter::Queue;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::QueuePacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut queue = Queue::builder(0).transport(transport).open()?;
+    /// let ids = kernel.queue_packets((0..4).map(|_| QueuePacketBuilder::ipv4(0)))?;
+    /// let before = kernel.datagrams();
+    /// for _ in &ids {
+    ///     queue.recv()?.accept()?;
+    /// }
+    /// queue.flush()?;
+    /// assert_eq!(kernel.datagrams(), before + 1); // four verdicts in one send
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn datagrams(&self) -> usize {
         self.state(KernelState::datagrams)
     }
 
     /// The verdict applied to packet `id` of queue `queue`, if it was settled.
+    ///
+    /// ```
+    /// # use netfilter::Queue;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::QueuePacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut queue = Queue::builder(0).transport(transport).open()?;
+    /// let id = kernel.queue_packet(QueuePacketBuilder::ipv4(0))?;
+    /// queue.recv()?.queue_to(3, true)?; // to queue 3, accepted if nobody listens there
+    /// queue.flush()?;
+    /// let settled = kernel.verdict(0, id).expect("settled");
+    /// assert_eq!(settled.verdict & 0xff, 3); // NF_QUEUE
+    /// assert_eq!(settled.verdict >> 16, 3); // the target queue
+    /// assert_eq!(settled.requeued, None); // the program does not hold queue 3
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn verdict(&self, queue: u16, id: u32) -> Option<SettledVerdict> {
         self.state(|s| s.verdict(queue, id).cloned())
     }
 
     /// The ids of queue `queue` that wait for a verdict, in queue order.
+    ///
+    /// ```
+    /// # use netfilter::Queue;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::QueuePacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut queue = Queue::builder(0).transport(transport).open()?;
+    /// let id = kernel.queue_packet(QueuePacketBuilder::ipv4(0))?;
+    /// assert_eq!(kernel.outstanding(0), [id]);
+    /// queue.recv()?.accept()?;
+    /// queue.flush()?;
+    /// assert!(kernel.outstanding(0).is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn outstanding(&self, queue: u16) -> Vec<u32> {
         self.state(|s| s.outstanding(queue))
     }
 
     /// Queue `queue`'s configuration, when the program has it bound.
+    ///
+    /// ```
+    /// # use netfilter::Queue;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::QueuePacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut queue = Queue::builder(0).transport(transport).open()?;
+    /// let settings = kernel.config(0).expect("bound");
+    /// assert_eq!(settings.copy_mode, 2); // NFQNL_COPY_PACKET: the builder never leaves COPY_NONE
+    /// # drop(queue);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn config(&self, queue: u16) -> Option<QueueSettings> {
         self.state(|s| s.queue(queue))
     }
 
     /// Log group `group`'s configuration, when the program has it bound.
+    ///
+    /// ```
+    /// # use netfilter::LogGroup;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::LogPacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut log = LogGroup::builder(1).transport(transport).open()?;
+    /// assert_eq!(kernel.log_config(1).map(|s| s.copy_mode), Some(2)); // NFULNL_COPY_PACKET
+    /// assert_eq!(kernel.log_config(2), None);
+    /// # drop(log);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn log_config(&self, group: u16) -> Option<LogSettings> {
         self.state(|s| s.group(group))
@@ -1410,6 +2019,26 @@ impl FakeKernel {
     ///
     /// # Errors
     /// [`Error::Timeout`] when it still does not hold after `timeout`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # use netfilter::Queue;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::QueuePacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut queue = Queue::builder(0).transport(transport).open()?;
+    /// let id = kernel.queue_packet(QueuePacketBuilder::ipv4(0))?;
+    /// std::thread::scope(|s| {
+    ///     s.spawn(move || -> netfilter::Result<()> {
+    ///         queue.recv()?.accept()?;
+    ///         queue.flush()
+    ///     });
+    ///     kernel.wait_for(|state| state.verdict(0, id).is_some(), Duration::from_secs(5))
+    /// })?;
+    /// // A condition that never holds times out.
+    /// assert!(kernel.wait_for(|state| state.overruns() > 0, Duration::from_millis(10)).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn wait_for(
         &self,
         mut predicate: impl FnMut(&KernelState) -> bool,
@@ -1441,6 +2070,24 @@ impl FakeKernel {
     ///
     /// # Errors
     /// [`Error::Timeout`] when it is not.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # use netfilter::Queue;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::QueuePacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut queue = Queue::builder(0).transport(transport).open()?;
+    /// let id = kernel.queue_packet(QueuePacketBuilder::ipv4(0))?;
+    /// let worker = std::thread::spawn(move || -> netfilter::Result<()> {
+    ///     queue.recv()?.drop()?; // the verdict comes from another thread
+    ///     queue.flush()
+    /// });
+    /// let settled = kernel.wait_verdict(0, id, Duration::from_secs(5))?;
+    /// assert_eq!(settled.verdict, 0); // NF_DROP
+    /// worker.join().expect("no panic")?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn wait_verdict(
         &self,
         queue: u16,

@@ -73,6 +73,15 @@ use crate::probe::{self, Feature};
 use crate::{Error, Sandbox};
 
 /// The address family a rule applies to.
+///
+/// ```
+/// use netfilter_testkit::rules::{Family, Rule};
+///
+/// let rule = Rule::queue(0).family(Family::Ipv6).destination("2001:db8::1".parse().unwrap());
+/// assert_eq!(rule.iptables_argv()?[0], "ip6tables");
+/// assert!(rule.nft_script()?.contains("ip6 daddr 2001:db8::1"));
+/// # Ok::<(), netfilter_testkit::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Family {
     /// IPv4: `iptables`, nft family `ip`.
@@ -83,6 +92,12 @@ pub enum Family {
 
 impl Family {
     /// The iptables program for the family.
+    ///
+    /// ```
+    /// use netfilter_testkit::rules::Family;
+    ///
+    /// assert_eq!((Family::Ipv4.iptables(), Family::Ipv6.iptables()), ("iptables", "ip6tables"));
+    /// ```
     pub fn iptables(self) -> &'static str {
         match self {
             Family::Ipv4 => "iptables",
@@ -91,6 +106,12 @@ impl Family {
     }
 
     /// The nft family keyword.
+    ///
+    /// ```
+    /// use netfilter_testkit::rules::Family;
+    ///
+    /// assert_eq!((Family::Ipv4.nft(), Family::Ipv6.nft()), ("ip", "ip6"));
+    /// ```
     pub fn nft(self) -> &'static str {
         match self {
             Family::Ipv4 => "ip",
@@ -107,6 +128,17 @@ impl Family {
 }
 
 /// The table (iptables) or the chain type and priority (nft) of a rule.
+///
+/// ```
+/// use netfilter_testkit::rules::{Hook, Rule, Table};
+///
+/// let rule = Rule::log(1).table(Table::Raw).hook(Hook::Prerouting);
+/// assert_eq!(rule.iptables_argv()?[3], "raw");
+/// assert!(rule.nft_script()?.contains("type filter hook prerouting priority -300;"));
+/// // The raw table has no INPUT chain: refused before any tool runs.
+/// assert!(Rule::log(1).table(Table::Raw).hook(Hook::Input).iptables_argv().is_err());
+/// # Ok::<(), netfilter_testkit::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Table {
     /// `filter`: INPUT, FORWARD, OUTPUT; nft priority 0.
@@ -125,6 +157,13 @@ pub enum Table {
 
 impl Table {
     /// The iptables table name.
+    ///
+    /// ```
+    /// use netfilter_testkit::rules::Table;
+    ///
+    /// assert_eq!(Table::Mangle.name(), "mangle");
+    /// assert_eq!(Table::Security.name(), "security");
+    /// ```
     pub fn name(self) -> &'static str {
         match self {
             Table::Filter => "filter",
@@ -136,6 +175,14 @@ impl Table {
     }
 
     /// Whether the table has a chain at `hook`.
+    ///
+    /// ```
+    /// use netfilter_testkit::rules::{Hook, Table};
+    ///
+    /// assert!(Table::Mangle.has(Hook::Forward)); // mangle has every chain
+    /// assert!(!Table::Filter.has(Hook::Prerouting));
+    /// assert!(!Table::Nat.has(Hook::Forward));
+    /// ```
     pub fn has(self, hook: Hook) -> bool {
         use Hook::*;
         match self {
@@ -167,6 +214,15 @@ impl Table {
 }
 
 /// A netfilter hook (iptables built-in chain).
+///
+/// ```
+/// use netfilter_testkit::rules::{Hook, Rule};
+///
+/// let rule = Rule::queue(2).hook(Hook::Forward);
+/// assert_eq!(&rule.iptables_argv()?[4..6], ["-A", "FORWARD"]);
+/// assert!(rule.nft_script()?.contains("filter_forward"));
+/// # Ok::<(), netfilter_testkit::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Hook {
     /// PREROUTING: every incoming packet, before routing.
@@ -183,6 +239,12 @@ pub enum Hook {
 
 impl Hook {
     /// The iptables chain name (`INPUT`, …).
+    ///
+    /// ```
+    /// use netfilter_testkit::rules::Hook;
+    ///
+    /// assert_eq!(Hook::Postrouting.chain(), "POSTROUTING");
+    /// ```
     pub fn chain(self) -> &'static str {
         match self {
             Hook::Prerouting => "PREROUTING",
@@ -194,6 +256,12 @@ impl Hook {
     }
 
     /// The nft hook keyword (`input`, …).
+    ///
+    /// ```
+    /// use netfilter_testkit::rules::Hook;
+    ///
+    /// assert_eq!(Hook::Output.nft(), "output");
+    /// ```
     pub fn nft(self) -> &'static str {
         match self {
             Hook::Prerouting => "prerouting",
@@ -206,6 +274,16 @@ impl Hook {
 }
 
 /// A transport protocol to match.
+///
+/// ```
+/// use netfilter_testkit::rules::{Family, Protocol, Rule};
+///
+/// // `Icmp` names ICMPv6 in IPv6 rules.
+/// let v6 = Rule::log(1).family(Family::Ipv6).protocol(Protocol::Icmp);
+/// assert!(v6.iptables_argv()?.join(" ").contains("-p ipv6-icmp"));
+/// assert!(v6.nft_script()?.contains("meta l4proto ipv6-icmp"));
+/// # Ok::<(), netfilter_testkit::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Protocol {
     /// TCP.
@@ -237,6 +315,18 @@ impl Protocol {
 }
 
 /// Which tool installs a rule.
+///
+/// ```
+/// use netfilter_testkit::rules::{Backend, Rule};
+///
+/// assert_eq!(Backend::default(), Backend::Auto);
+/// assert_eq!(Backend::Nft.to_string(), "nft");
+/// // The same rule for each tool.
+/// let rule = Rule::queue(0).backend(Backend::Nft);
+/// assert!(rule.nft_script()?.contains("queue num 0"));
+/// assert!(rule.iptables_argv()?.join(" ").ends_with("-j NFQUEUE --queue-num 0"));
+/// # Ok::<(), netfilter_testkit::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Backend {
     /// iptables/ip6tables where the target works there, else nft (see the [module docs](self)).
@@ -285,6 +375,18 @@ enum Target {
 /// [`Rule::apply`] (for the sandbox's life) or [`Rule::install`] (removed again on drop).
 ///
 /// Defaults: IPv4, table `filter`, hook INPUT, no match, [`Backend::Auto`].
+///
+/// ```
+/// use netfilter_testkit::rules::{Protocol, Rule};
+///
+/// let rule = Rule::queue(3).protocol(Protocol::Udp).dport(53).bypass();
+/// assert_eq!(
+///     rule.iptables_argv()?.join(" "),
+///     "iptables -w -t filter -A INPUT -p udp --dport 53 -j NFQUEUE --queue-num 3 --queue-bypass"
+/// );
+/// assert!(rule.nft_script()?.ends_with("meta l4proto udp udp dport 53 queue flags bypass num 3\n"));
+/// # Ok::<(), netfilter_testkit::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use = "a rule does nothing until applied"]
 pub struct Rule {
@@ -326,6 +428,13 @@ impl Rule {
     }
 
     /// `-j NFQUEUE --queue-num <num>`: queue matching packets to queue `num`.
+    ///
+    /// ```
+    /// use netfilter_testkit::rules::Rule;
+    ///
+    /// assert!(Rule::queue(7).iptables_argv()?.join(" ").ends_with("-j NFQUEUE --queue-num 7"));
+    /// # Ok::<(), netfilter_testkit::Error>(())
+    /// ```
     pub fn queue(num: u16) -> Rule {
         Rule::new(Target::Queue {
             first: num,
@@ -337,6 +446,15 @@ impl Rule {
 
     /// `-j NFQUEUE --queue-balance <first>:<last>`: spread packets over queues `first..=last`
     /// by flow hash.
+    ///
+    /// ```
+    /// use netfilter_testkit::rules::Rule;
+    ///
+    /// assert!(Rule::queue_balance(0, 3).iptables_argv()?.join(" ").ends_with("--queue-balance 0:3"));
+    /// assert!(Rule::queue_balance(0, 3).nft_script()?.contains("queue num 0-3"));
+    /// assert!(Rule::queue_balance(3, 0).iptables_argv().is_err()); // an empty range
+    /// # Ok::<(), netfilter_testkit::Error>(())
+    /// ```
     pub fn queue_balance(first: u16, last: u16) -> Rule {
         Rule::new(Target::Queue {
             first,
@@ -347,6 +465,14 @@ impl Rule {
     }
 
     /// `-j NFLOG --nflog-group <group>`: copy matching packets to log group `group`.
+    ///
+    /// ```
+    /// use netfilter_testkit::rules::Rule;
+    ///
+    /// assert!(Rule::log(5).iptables_argv()?.join(" ").ends_with("-j NFLOG --nflog-group 5"));
+    /// assert!(Rule::log(5).nft_script()?.contains("log group 5"));
+    /// # Ok::<(), netfilter_testkit::Error>(())
+    /// ```
     pub fn log(group: u16) -> Rule {
         Rule::new(Target::Log {
             group,
@@ -369,48 +495,117 @@ impl Rule {
     }
 
     /// The address family (default IPv4).
+    ///
+    /// ```
+    /// use netfilter_testkit::rules::{Family, Rule};
+    ///
+    /// let rule = Rule::log(1).family(Family::Ipv6);
+    /// assert_eq!(rule.rule_family(), Family::Ipv6);
+    /// assert!(rule.nft_script()?.starts_with("add table ip6 nftk\n"));
+    /// # Ok::<(), netfilter_testkit::Error>(())
+    /// ```
     pub fn family(mut self, family: Family) -> Rule {
         self.family = family;
         self
     }
 
     /// The table (default `filter`).
+    ///
+    /// ```
+    /// use netfilter_testkit::rules::{Rule, Table};
+    ///
+    /// assert_eq!(Rule::queue(0).table(Table::Mangle).iptables_argv()?[2..4], ["-t", "mangle"]);
+    /// # Ok::<(), netfilter_testkit::Error>(())
+    /// ```
     pub fn table(mut self, table: Table) -> Rule {
         self.table = table;
         self
     }
 
     /// The hook (default INPUT).
+    ///
+    /// ```
+    /// use netfilter_testkit::rules::{Hook, Rule};
+    ///
+    /// assert_eq!(Rule::log(0).hook(Hook::Output).iptables_argv()?[5], "OUTPUT");
+    /// # Ok::<(), netfilter_testkit::Error>(())
+    /// ```
     pub fn hook(mut self, hook: Hook) -> Rule {
         self.hook = hook;
         self
     }
 
     /// Match a transport protocol.
+    ///
+    /// ```
+    /// use netfilter_testkit::rules::{Protocol, Rule};
+    ///
+    /// assert!(Rule::queue(0).protocol(Protocol::Tcp).iptables_argv()?.join(" ").contains("-p tcp"));
+    /// # Ok::<(), netfilter_testkit::Error>(())
+    /// ```
     pub fn protocol(mut self, protocol: Protocol) -> Rule {
         self.protocol = Some(protocol);
         self
     }
 
     /// Match a source port (needs [`Protocol::Tcp`] or [`Protocol::Udp`]).
+    ///
+    /// ```
+    /// use netfilter_testkit::rules::{Protocol, Rule};
+    ///
+    /// let rule = Rule::queue(0).protocol(Protocol::Tcp).sport(22);
+    /// assert!(rule.iptables_argv()?.join(" ").contains("-p tcp --sport 22"));
+    /// assert!(rule.nft_script()?.contains("tcp sport 22"));
+    /// // A port means nothing without TCP or UDP.
+    /// assert!(Rule::queue(0).sport(22).iptables_argv().is_err());
+    /// # Ok::<(), netfilter_testkit::Error>(())
+    /// ```
     pub fn sport(mut self, port: u16) -> Rule {
         self.sport = Some(port);
         self
     }
 
     /// Match a destination port (needs [`Protocol::Tcp`] or [`Protocol::Udp`]).
+    ///
+    /// ```
+    /// use netfilter_testkit::rules::{Protocol, Rule};
+    ///
+    /// let rule = Rule::log(1).protocol(Protocol::Udp).dport(514);
+    /// assert!(rule.iptables_argv()?.join(" ").contains("--dport 514"));
+    /// assert!(rule.nft_script()?.contains("udp dport 514"));
+    /// # Ok::<(), netfilter_testkit::Error>(())
+    /// ```
     pub fn dport(mut self, port: u16) -> Rule {
         self.dport = Some(port);
         self
     }
 
     /// Match a source address; its family must match the rule's.
+    ///
+    /// ```
+    /// use netfilter_testkit::rules::Rule;
+    ///
+    /// let rule = Rule::queue(0).source("198.18.0.1".parse().unwrap());
+    /// assert!(rule.iptables_argv()?.join(" ").contains("-s 198.18.0.1"));
+    /// // An IPv6 address in an IPv4 rule is refused.
+    /// assert!(Rule::queue(0).source("2001:db8::1".parse().unwrap()).iptables_argv().is_err());
+    /// # Ok::<(), netfilter_testkit::Error>(())
+    /// ```
     pub fn source(mut self, addr: IpAddr) -> Rule {
         self.source = Some(addr);
         self
     }
 
     /// Match a destination address; its family must match the rule's.
+    ///
+    /// ```
+    /// use netfilter_testkit::rules::Rule;
+    ///
+    /// let rule = Rule::log(1).destination("198.18.0.2".parse().unwrap());
+    /// assert!(rule.iptables_argv()?.join(" ").contains("-d 198.18.0.2"));
+    /// assert!(rule.nft_script()?.contains("ip daddr 198.18.0.2"));
+    /// # Ok::<(), netfilter_testkit::Error>(())
+    /// ```
     pub fn destination(mut self, addr: IpAddr) -> Rule {
         self.destination = Some(addr);
         self
@@ -430,6 +625,14 @@ impl Rule {
 
     /// NFQUEUE `--queue-bypass`: accept packets when no program listens on the queue instead
     /// of dropping them.
+    ///
+    /// ```
+    /// use netfilter_testkit::rules::Rule;
+    ///
+    /// assert!(Rule::queue(0).bypass().iptables_argv()?.join(" ").ends_with("--queue-bypass"));
+    /// assert!(Rule::log(0).bypass().iptables_argv().is_err()); // NFQUEUE only
+    /// # Ok::<(), netfilter_testkit::Error>(())
+    /// ```
     pub fn bypass(mut self) -> Rule {
         match &mut self.target {
             Target::Queue { bypass, .. } => *bypass = true,
@@ -439,6 +642,15 @@ impl Rule {
     }
 
     /// NFQUEUE `--queue-cpu-fanout`: with a balance range, pick the queue by CPU.
+    ///
+    /// ```
+    /// use netfilter_testkit::rules::Rule;
+    ///
+    /// let rule = Rule::queue_balance(0, 1).cpu_fanout().bypass();
+    /// assert!(rule.iptables_argv()?.join(" ").ends_with("--queue-balance 0:1 --queue-bypass --queue-cpu-fanout"));
+    /// assert!(rule.nft_script()?.contains("queue flags bypass,fanout num 0-1"));
+    /// # Ok::<(), netfilter_testkit::Error>(())
+    /// ```
     pub fn cpu_fanout(mut self) -> Rule {
         match &mut self.target {
             Target::Queue { cpu_fanout, .. } => *cpu_fanout = true,
@@ -448,6 +660,15 @@ impl Rule {
     }
 
     /// NFLOG `--nflog-prefix` (at most 63 bytes, no quotes, backslashes or control characters).
+    ///
+    /// ```
+    /// use netfilter_testkit::rules::Rule;
+    ///
+    /// assert!(Rule::log(1).prefix("ssh").nft_script()?.contains("log group 1 prefix \"ssh\""));
+    /// assert!(Rule::log(1).prefix("say \"hi\"").iptables_argv().is_err()); // quotes refused
+    /// assert!(Rule::queue(1).prefix("ssh").iptables_argv().is_err()); // NFLOG only
+    /// # Ok::<(), netfilter_testkit::Error>(())
+    /// ```
     pub fn prefix(mut self, text: &str) -> Rule {
         match &mut self.target {
             Target::Log { prefix, .. } => *prefix = Some(text.to_owned()),
@@ -457,6 +678,15 @@ impl Rule {
     }
 
     /// NFLOG `--nflog-size` (nft `snaplen`): copy at most `bytes` of each packet.
+    ///
+    /// ```
+    /// use netfilter_testkit::rules::Rule;
+    ///
+    /// let rule = Rule::log(1).size(128);
+    /// assert!(rule.iptables_argv()?.join(" ").ends_with("--nflog-size 128"));
+    /// assert!(rule.nft_script()?.contains("snaplen 128"));
+    /// # Ok::<(), netfilter_testkit::Error>(())
+    /// ```
     pub fn size(mut self, bytes: u32) -> Rule {
         match &mut self.target {
             Target::Log { size, .. } => *size = Some(bytes),
@@ -467,6 +697,15 @@ impl Rule {
 
     /// NFLOG `--nflog-threshold` (nft `queue-threshold`): batch this many packets in the kernel
     /// before sending them.
+    ///
+    /// ```
+    /// use netfilter_testkit::rules::Rule;
+    ///
+    /// let rule = Rule::log(1).threshold(10);
+    /// assert!(rule.iptables_argv()?.join(" ").ends_with("--nflog-threshold 10"));
+    /// assert!(rule.nft_script()?.contains("queue-threshold 10"));
+    /// # Ok::<(), netfilter_testkit::Error>(())
+    /// ```
     pub fn threshold(mut self, packets: u16) -> Rule {
         match &mut self.target {
             Target::Log { threshold, .. } => *threshold = Some(packets),
@@ -476,12 +715,29 @@ impl Rule {
     }
 
     /// Forces a backend (default [`Backend::Auto`]).
+    ///
+    /// ```
+    /// use netfilter_testkit::rules::{Backend, Rule};
+    ///
+    /// // Forced: `resolve_backend` then only probes nft (and `apply` uses it or fails).
+    /// let rule = Rule::log(1).backend(Backend::Nft);
+    /// match rule.resolve_backend() {
+    ///     Ok(backend) => assert_eq!(backend, Backend::Nft),
+    ///     Err(err) => assert!(matches!(err, netfilter_testkit::Error::Unsupported { .. })),
+    /// }
+    /// ```
     pub fn backend(mut self, backend: Backend) -> Rule {
         self.backend = backend;
         self
     }
 
     /// The rule's family.
+    ///
+    /// ```
+    /// use netfilter_testkit::rules::{Family, Rule};
+    ///
+    /// assert_eq!(Rule::queue(0).rule_family(), Family::Ipv4); // the default
+    /// ```
     pub fn rule_family(&self) -> Family {
         self.family
     }
@@ -571,6 +827,17 @@ impl Rule {
     /// # Errors
     ///
     /// [`Error::Invalid`] for an impossible rule (see [`Rule::apply`]).
+    ///
+    /// ```
+    /// use netfilter_testkit::rules::{Hook, Protocol, Rule, Table};
+    ///
+    /// let argv = Rule::log(2).table(Table::Mangle).hook(Hook::Output).protocol(Protocol::Icmp).prefix("ping").iptables_argv()?;
+    /// assert_eq!(argv, [
+    ///     "iptables", "-w", "-t", "mangle", "-A", "OUTPUT", "-p", "icmp",
+    ///     "-j", "NFLOG", "--nflog-group", "2", "--nflog-prefix", "ping",
+    /// ]);
+    /// # Ok::<(), netfilter_testkit::Error>(())
+    /// ```
     pub fn iptables_argv(&self) -> Result<Vec<String>, Error> {
         self.iptables_command("-A")
     }
@@ -659,6 +926,18 @@ impl Rule {
     /// # Errors
     ///
     /// [`Error::Invalid`] for an impossible rule (see [`Rule::apply`]).
+    ///
+    /// ```
+    /// use netfilter_testkit::rules::{Protocol, Rule};
+    ///
+    /// let script = Rule::queue(1).protocol(Protocol::Tcp).dport(80).nft_script()?;
+    /// assert_eq!(script, "\
+    /// add table ip nftk
+    /// add chain ip nftk filter_input { type filter hook input priority 0; policy accept; }
+    /// add rule ip nftk filter_input meta l4proto tcp tcp dport 80 queue num 1
+    /// ");
+    /// # Ok::<(), netfilter_testkit::Error>(())
+    /// ```
     pub fn nft_script(&self) -> Result<String, Error> {
         self.validate()?;
         let family = self.family.nft();
@@ -755,6 +1034,14 @@ impl Rule {
     /// # Errors
     ///
     /// [`Error::Unsupported`] when neither backend (or not the forced one) supports the target.
+    ///
+    /// ```no_run
+    /// use netfilter_testkit::rules::{Backend, Rule};
+    ///
+    /// // On a kernel with xt_NFQUEUE and iptables installed, NFQUEUE goes through iptables.
+    /// assert_eq!(Rule::queue(0).resolve_backend()?, Backend::Iptables);
+    /// # Ok::<(), netfilter_testkit::Error>(())
+    /// ```
     pub fn resolve_backend(&self) -> Result<Backend, Error> {
         let require_all = |backend| -> Result<Backend, Error> {
             for feature in self.needs(backend) {
@@ -783,6 +1070,16 @@ impl Rule {
     /// TCP/UDP, an address of the other family, an empty balance range, a bad log prefix, or a
     /// NFQUEUE option on a NFLOG rule (and vice versa). [`Error::Unsupported`] when the chosen
     /// backend cannot express it on this machine. [`Error::Command`] when the tool refuses.
+    ///
+    /// ```no_run
+    /// use netfilter_testkit::Sandbox;
+    /// use netfilter_testkit::rules::{Protocol, Rule};
+    ///
+    /// let sandbox = Sandbox::new()?; // needs root (or see `sandbox_or_skip!`)
+    /// let backend = Rule::queue(0).protocol(Protocol::Udp).dport(53).apply(&sandbox)?;
+    /// println!("installed with {backend}");
+    /// # Ok::<(), netfilter_testkit::Error>(())
+    /// ```
     pub fn apply(&self, sandbox: &Sandbox) -> Result<Backend, Error> {
         self.validate()?;
         let backend = self.resolve_backend()?;

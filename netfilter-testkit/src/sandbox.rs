@@ -67,6 +67,33 @@ static SWEEP_ONCE: Once = Once::new();
 ///
 /// `Sandbox` is `Send` and `Sync`: it only holds an fd and a name, and entering the namespace
 /// affects only the thread or child process that enters.
+///
+/// A complete NFQUEUE test in one namespace, over `lo` (it needs root; tests get their
+/// sandbox through [`sandbox_or_skip!`](crate::sandbox_or_skip)):
+///
+/// ```no_run
+/// use std::net::SocketAddr;
+/// use netfilter::Queue;
+/// use netfilter_testkit::Sandbox;
+/// use netfilter_testkit::rules::{Protocol, Rule};
+/// use netfilter_testkit::traffic::{self, DEFAULT_TIMEOUT, UdpReceiver};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let sandbox = Sandbox::new()?; // a fresh namespace, `lo` up; removed on drop
+/// assert!(sandbox.exec(&["ip", "-o", "link", "show", "lo"])?.contains("UP"));
+/// let addr: SocketAddr = "127.0.0.1:9000".parse()?;
+/// Rule::queue(0).protocol(Protocol::Udp).dport(9000).apply(&sandbox)?;
+/// // The queue's socket is made inside the sandbox and stays there.
+/// let mut queue = sandbox.run(|| Queue::builder(0).open())?;
+/// let receiver = UdpReceiver::bind(&sandbox, addr)?;
+/// traffic::udp_send(&sandbox, addr, b"hello")?;
+/// let packet = queue.recv_timeout(DEFAULT_TIMEOUT)?.expect("the datagram was queued");
+/// assert!(packet.payload().ends_with(b"hello"));
+/// packet.accept()?;
+/// assert_eq!(receiver.recv(DEFAULT_TIMEOUT)?.0, b"hello"); // delivered after the verdict
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct Sandbox {
     name: String,

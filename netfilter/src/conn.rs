@@ -25,6 +25,20 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 pub(crate) const REQUEST_ACK: u16 = (libc::NLM_F_REQUEST | libc::NLM_F_ACK) as u16;
 
 /// Where the netlink socket lives.
+///
+/// ```no_run
+/// use std::fs::File;
+/// use netfilter::{LogGroup, Namespace, Queue};
+///
+/// // By path, as `ip netns add blue` made it, or by an open descriptor (of another process's
+/// // namespace, here PID 1234): the sockets serve the rules and traffic of that namespace.
+/// let mut queue = Queue::builder(0).namespace(Namespace::path("/run/netns/blue")).open()?;
+/// let fd = File::open("/proc/1234/ns/net")?.into();
+/// let log = LogGroup::builder(1).namespace(Namespace::Fd(fd)).open()?;
+/// queue.recv()?.accept()?;
+/// # drop(log);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Default)]
 #[non_exhaustive]
 pub enum Namespace {

@@ -6,6 +6,32 @@ use std::io;
 use netfilter_safe::wire::WireError;
 
 /// What can go wrong in this crate.
+///
+/// Errors are matched by kind; the non-fatal ones say so:
+///
+/// ```
+/// use netfilter::{Error, LogGroup};
+/// use netfilter_testkit::fake::FakeKernel;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let (kernel, transport) = FakeKernel::new()?;
+/// let mut log = LogGroup::builder(1).transport(transport).open()?;
+/// kernel.overrun(); // the socket's receive buffer overflowed
+/// match log.recv() {
+///     Err(Error::Overrun { lost }) => assert_eq!(lost, None), // not fatal: receive again
+///     other => panic!("expected an overrun, got {other:?}"),
+/// }
+/// assert!(log.try_recv()?.is_none()); // the socket goes on working
+///
+/// // Configuration errors name the request the kernel refused.
+/// let (kernel, transport) = FakeKernel::new()?;
+/// kernel.bind_group_elsewhere(2);
+/// let err = LogGroup::builder(2).transport(transport).open().unwrap_err();
+/// assert!(matches!(&err, Error::NotPermitted { request } if request.contains('2')));
+/// assert!(err.to_string().contains("EPERM"));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
@@ -99,6 +125,15 @@ impl Error {
     }
 
     /// Whether this is a non-blocking receive that found nothing waiting.
+    ///
+    /// ```
+    /// use std::io;
+    /// use netfilter::Error;
+    ///
+    /// let err = Error::Io { call: "recv", source: io::ErrorKind::WouldBlock.into() };
+    /// assert!(err.is_would_block());
+    /// assert!(!Error::Overrun { lost: None }.is_would_block());
+    /// ```
     pub fn is_would_block(&self) -> bool {
         matches!(self, Error::Io { source, .. } if source.kind() == io::ErrorKind::WouldBlock)
     }

@@ -143,6 +143,34 @@ const SKB_SHARED_INFO: u32 = 0;
 /// Every value is checked by [`LogBuilder::open`] before anything is sent: the kernel
 /// silently ignores an out-of-range `nlbufsiz` and clamps a copy range, so those are refused
 /// with [`Error::OutOfRange`] instead.
+///
+/// Every setting reaches the kernel when the group is opened (here the testkit's fake kernel,
+/// which keeps them as the kernel's `nfulnl_instance` does):
+///
+/// ```
+/// use std::time::Duration;
+/// use netfilter::{CopyMode, Error, LogGroup};
+/// use netfilter_testkit::fake::FakeKernel;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let (kernel, transport) = FakeKernel::new()?;
+/// let log = LogGroup::builder(2)
+///     .copy(CopyMode::Packet, 128)
+///     .qthresh(10)
+///     .timeout(Duration::from_millis(250))
+///     .seq(true)
+///     .transport(transport)
+///     .open()?;
+/// assert_eq!(log.groups(), &[2]);
+/// let settings = kernel.log_config(2).expect("group 2 is bound");
+/// assert_eq!((settings.copy_range, settings.qthresh, settings.timeout), (128, 10, 25));
+///
+/// // A value the kernel would ignore is refused before anything is sent.
+/// let err = LogGroup::builder(2).nlbufsiz(1).open().unwrap_err();
+/// assert!(matches!(err, Error::OutOfRange { what: "nlbufsiz", value: 1, .. }));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 #[must_use = "a builder does nothing until opened"]
 pub struct LogBuilder {
@@ -188,6 +216,18 @@ impl LogBuilder {
     /// Below it `nfulnl_set_nlbufsiz` ignores the value. Computed from this system's page
     /// size; on 64-bit kernels built with a larger `MAX_SKB_FRAGS` the kernel's bound is a
     /// little lower, so this one is never too permissive.
+    ///
+    /// ```
+    /// use netfilter::{Error, LogBuilder, LogGroup};
+    ///
+    /// let min = LogBuilder::min_nlbufsiz();
+    /// // NLMSG_GOODSIZE: a page (4 or 8 KiB) less the kernel's skb_shared_info.
+    /// assert!((3776..=8192).contains(&min));
+    /// assert!(min < LogBuilder::MAX_NLBUFSIZ);
+    /// // One byte less is refused before anything is sent.
+    /// let err = LogGroup::builder(1).nlbufsiz(min - 1).open().unwrap_err();
+    /// assert!(matches!(err, Error::OutOfRange { what: "nlbufsiz", .. }));
+    /// ```
     pub fn min_nlbufsiz() -> u32 {
         static MIN: OnceLock<u32> = OnceLock::new();
         *MIN.get_or_init(|| {
@@ -200,6 +240,17 @@ impl LogBuilder {
 
     /// Also serve log group `group` on this socket (one receive loop for all of them). A
     /// group already listed is not added twice.
+    ///
+    /// ```
+    /// use netfilter::LogGroup;
+    /// use netfilter_testkit::fake::FakeKernel;
+    ///
+    /// let (kernel, transport) = FakeKernel::new()?;
+    /// let log = LogGroup::builder(1).group(2).group(1).transport(transport).open()?;
+    /// assert_eq!(log.groups(), &[1, 2]); // 1 is not added twice
+    /// assert_eq!(kernel.state(|s| s.bound_groups()), vec![1, 2]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn group(mut self, group: u16) -> LogBuilder {
         if !self.groups.contains(&group) {
             self.groups.push(group);
@@ -211,6 +262,31 @@ impl LogBuilder {
     /// everything over [`MAX_COPY_RANGE`] mean [`MAX_COPY_RANGE`] (the whole packet), as the
     /// kernel takes them. A rule's own size (`--nflog-size`, nft `snaplen`) may cut further. [`CopyMode::Meta`]
     /// and [`CopyMode::None`] both send metadata without payload for log groups.
+    ///
+    /// ```
+    /// use netfilter::{CopyMode, Error, LogGroup};
+    /// use netfilter_testkit::fake::FakeKernel;
+    /// use netfilter_testkit::synth::LogPacketBuilder;
+    ///
+    /// // The first 8 bytes of each packet.
+    /// let (kernel, transport) = FakeKernel::new()?;
+    /// let mut log = LogGroup::builder(1).copy(CopyMode::Packet, 8).transport(transport).open()?;
+    /// kernel.log_packet(LogPacketBuilder::ipv4(1).payload(vec![0x45; 60]))?;
+    /// assert_eq!(log.recv()?.payload(), &[0x45; 8]);
+    ///
+    /// // Metadata only: no payload at all.
+    /// let (kernel, transport) = FakeKernel::new()?;
+    /// let mut log = LogGroup::builder(1).copy(CopyMode::Meta, 0).transport(transport).open()?;
+    /// kernel.log_packet(LogPacketBuilder::ipv4(1).mark(3).payload(vec![0x45; 60]))?;
+    /// let packet = log.recv()?;
+    /// assert!(!packet.has_payload());
+    /// assert_eq!(packet.mark(), 3);
+    ///
+    /// // More than the kernel can copy is refused.
+    /// let err = LogGroup::builder(1).copy(CopyMode::Packet, 70_000).open().unwrap_err();
+    /// assert!(matches!(err, Error::OutOfRange { what: "copy range", .. }));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn copy(mut self, mode: CopyMode, range: u32) -> LogBuilder {
         self.copy_mode = mode;
         self.copy_range = clamp_copy_range(range);
@@ -221,6 +297,16 @@ impl LogBuilder {
     /// kernel's default: 100). A rule's own threshold (`--nflog-threshold`, nft
     /// `queue-threshold`) lowers it; a full `nlbufsiz` buffer or the
     /// [timeout](LogBuilder::timeout) sends a batch earlier.
+    ///
+    /// ```
+    /// use netfilter::LogGroup;
+    /// use netfilter_testkit::fake::FakeKernel;
+    ///
+    /// let (kernel, transport) = FakeKernel::new()?;
+    /// let _log = LogGroup::builder(1).qthresh(32).transport(transport).open()?;
+    /// assert_eq!(kernel.log_config(1).map(|s| s.qthresh), Some(32));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn qthresh(mut self, messages: u32) -> LogBuilder {
         self.qthresh = Some(messages);
         self
@@ -230,6 +316,24 @@ impl LogBuilder {
     /// 1 s). The kernel counts in hundredths of a second: a duration that is not a whole
     /// number of hundredths is rounded *up* (1 ms becomes 10 ms, so that a short timeout
     /// never becomes 0). At most [`LogBuilder::MAX_TIMEOUT`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use netfilter::{Error, LogBuilder, LogGroup};
+    /// use netfilter_testkit::fake::FakeKernel;
+    ///
+    /// let (kernel, transport) = FakeKernel::new()?;
+    /// let _log = LogGroup::builder(1)
+    ///     .timeout(Duration::from_millis(1)) // rounded up to one hundredth
+    ///     .transport(transport)
+    ///     .open()?;
+    /// assert_eq!(kernel.log_config(1).map(|s| s.timeout), Some(1));
+    ///
+    /// let too_long = LogBuilder::MAX_TIMEOUT + Duration::from_millis(10);
+    /// let err = LogGroup::builder(1).timeout(too_long).open().unwrap_err();
+    /// assert!(matches!(err, Error::OutOfRange { .. }));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn timeout(mut self, timeout: Duration) -> LogBuilder {
         self.timeout = Some(timeout);
         self
@@ -239,6 +343,16 @@ impl LogBuilder {
     /// [`LogBuilder::min_nlbufsiz`] to [`LogBuilder::MAX_NLBUFSIZ`]; the kernel's default is
     /// the minimum. A larger buffer lets [`qthresh`](LogBuilder::qthresh) messages of full
     /// packets travel together.
+    ///
+    /// ```
+    /// use netfilter::LogGroup;
+    /// use netfilter_testkit::fake::FakeKernel;
+    ///
+    /// let (kernel, transport) = FakeKernel::new()?;
+    /// let _log = LogGroup::builder(1).nlbufsiz(64 * 1024).transport(transport).open()?;
+    /// assert_eq!(kernel.log_config(1).map(|s| s.nlbufsiz), Some(65_536));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn nlbufsiz(mut self, bytes: u32) -> LogBuilder {
         self.nlbufsiz = Some(bytes);
         self
@@ -246,6 +360,17 @@ impl LogBuilder {
 
     /// The group flags (replacing those set so far): [`LogFlags::SEQ`],
     /// [`LogFlags::SEQ_GLOBAL`], [`LogFlags::CONNTRACK`].
+    ///
+    /// ```
+    /// use netfilter::{LogFlags, LogGroup};
+    /// use netfilter_testkit::fake::FakeKernel;
+    ///
+    /// let (kernel, transport) = FakeKernel::new()?;
+    /// let flags = LogFlags::SEQ | LogFlags::SEQ_GLOBAL;
+    /// let _log = LogGroup::builder(1).flags(flags).transport(transport).open()?;
+    /// assert_eq!(kernel.log_config(1).map(|s| s.flags), Some(flags.bits()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn flags(mut self, flags: LogFlags) -> LogBuilder {
         self.flags = flags;
         self
@@ -253,18 +378,60 @@ impl LogBuilder {
 
     /// Number each group's messages ([`LogPacket::seq`]); also what lets the loss of
     /// messages be counted ([`LogPacket::lost_before`]).
+    ///
+    /// ```
+    /// use netfilter::LogGroup;
+    /// use netfilter_testkit::fake::FakeKernel;
+    /// use netfilter_testkit::synth::LogPacketBuilder;
+    ///
+    /// let (kernel, transport) = FakeKernel::new()?;
+    /// let mut log = LogGroup::builder(1).seq(true).transport(transport).open()?;
+    /// kernel.log_packet(LogPacketBuilder::ipv4(1))?;
+    /// kernel.log_packet(LogPacketBuilder::ipv4(1))?;
+    /// assert_eq!(log.recv()?.seq(), Some(0));
+    /// assert_eq!(log.recv()?.seq(), Some(1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn seq(self, on: bool) -> LogBuilder {
         self.flag(LogFlags::SEQ, on)
     }
 
     /// Number messages across every group of the namespace that has this flag
     /// ([`LogPacket::seq_global`]).
+    ///
+    /// ```
+    /// use netfilter::LogGroup;
+    /// use netfilter_testkit::fake::FakeKernel;
+    /// use netfilter_testkit::synth::LogPacketBuilder;
+    ///
+    /// let (kernel, transport) = FakeKernel::new()?;
+    /// let mut log = LogGroup::builder_groups(&[1, 2]).seq_global(true).transport(transport).open()?;
+    /// kernel.log_packet(LogPacketBuilder::ipv4(1))?;
+    /// kernel.log_packet(LogPacketBuilder::ipv4(2))?;
+    /// let (first, second) = (log.recv()?, log.recv()?);
+    /// assert_eq!((first.group(), first.seq_global()), (1, Some(1)));
+    /// assert_eq!((second.group(), second.seq_global()), (2, Some(2))); // shared by both groups
+    /// assert_eq!(second.seq(), None); // no per-group numbers without `seq`
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn seq_global(self, on: bool) -> LogBuilder {
         self.flag(LogFlags::SEQ_GLOBAL, on)
     }
 
     /// Attach the packet's conntrack entry ([`LogPacket::ct`], [`LogPacket::ct_info`]);
     /// needs `nf_conntrack_netlink` in the kernel.
+    ///
+    /// ```
+    /// use netfilter::{Error, LogFlags, LogGroup};
+    /// use netfilter_testkit::fake::FakeKernel;
+    ///
+    /// // A kernel without nf_conntrack_netlink refuses the flag.
+    /// let (kernel, transport) = FakeKernel::new()?;
+    /// kernel.unsupported_log_flags(LogFlags::CONNTRACK.bits());
+    /// let err = LogGroup::builder(1).conntrack(true).transport(transport).open().unwrap_err();
+    /// assert!(matches!(err, Error::Unsupported { .. }));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn conntrack(self, on: bool) -> LogBuilder {
         self.flag(LogFlags::CONNTRACK, on)
     }
@@ -276,6 +443,16 @@ impl LogBuilder {
 
     /// The socket's receive buffer in bytes: forced past `net.core.rmem_max` when the process
     /// has `CAP_NET_ADMIN`, else capped by it.
+    ///
+    /// ```no_run
+    /// use netfilter::LogGroup;
+    ///
+    /// // Room for bursts of full-size packets; needs CAP_NET_ADMIN to pass net.core.rmem_max.
+    /// let mut log = LogGroup::builder(1).recv_buffer(8 << 20).open()?;
+    /// let packet = log.recv()?;
+    /// # let _ = packet;
+    /// # Ok::<(), netfilter::Error>(())
+    /// ```
     pub fn recv_buffer(mut self, bytes: u32) -> LogBuilder {
         self.recv_buffer = Some(bytes);
         self
@@ -284,6 +461,23 @@ impl LogBuilder {
     /// Whether overruns are returned as [`Error::Overrun`] (the default) or suppressed
     /// (`NETLINK_NO_ENOBUFS`, and no gap events); see the [module docs](crate::log)
     /// on lost messages.
+    ///
+    /// ```
+    /// use netfilter::LogGroup;
+    /// use netfilter_testkit::fake::FakeKernel;
+    /// use netfilter_testkit::synth::LogPacketBuilder;
+    ///
+    /// let (kernel, transport) = FakeKernel::new()?;
+    /// let mut log = LogGroup::builder(1)
+    ///     .seq(true)
+    ///     .report_overruns(false)
+    ///     .transport(transport)
+    ///     .open()?;
+    /// kernel.log_packet(LogPacketBuilder::ipv4(1).seq(5))?; // 0 to 4 were lost
+    /// // No `Error::Overrun` first: the packet comes at once and still tells the loss.
+    /// assert_eq!(log.recv()?.lost_before(), Some(5));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn report_overruns(mut self, report: bool) -> LogBuilder {
         self.report_overruns = report;
         self
@@ -291,6 +485,16 @@ impl LogBuilder {
 
     /// Open the socket in another network namespace: the groups, rules and traffic are
     /// those of that namespace.
+    ///
+    /// ```no_run
+    /// use netfilter::{LogGroup, Namespace};
+    ///
+    /// // The namespace `ip netns add blue` made; its rules log to group 1.
+    /// let mut log = LogGroup::builder(1).namespace(Namespace::path("/run/netns/blue")).open()?;
+    /// let packet = log.recv()?;
+    /// println!("{:?} in blue", packet.prefix());
+    /// # Ok::<(), netfilter::Error>(())
+    /// ```
     pub fn namespace(mut self, namespace: Namespace) -> LogBuilder {
         self.source = Source::Namespace(namespace);
         self
@@ -326,6 +530,20 @@ impl LogBuilder {
     /// Use `transport` instead of a netlink socket: the testkit's fake kernel, for tests
     /// without privileges. Replaces [`LogBuilder::namespace`] and [`LogBuilder::socket`]; the socket
     /// options do not apply.
+    ///
+    /// ```
+    /// use netfilter::LogGroup;
+    /// use netfilter_testkit::fake::FakeKernel;
+    /// use netfilter_testkit::synth::LogPacketBuilder;
+    ///
+    /// let (kernel, transport) = FakeKernel::new()?;
+    /// let mut log = LogGroup::builder(1).transport(transport).open()?;
+    /// assert!(kernel.log_config(1).is_some()); // bound through the fake
+    /// kernel.log_packet(LogPacketBuilder::ipv4(1).prefix("drop").payload(b"ip".to_vec()))?;
+    /// let packet = log.recv()?;
+    /// assert_eq!((packet.prefix(), packet.payload()), (Some("drop"), &b"ip"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn transport(mut self, transport: impl Transport + 'static) -> LogBuilder {
         self.source = Source::Transport(Box::new(transport));
         self
@@ -378,6 +596,17 @@ impl LogBuilder {
     /// [`Error::NotPermitted`] when another socket owns a group or the process lacks
     /// `CAP_NET_ADMIN`; [`Error::Unsupported`] for [`LogFlags::CONNTRACK`] without the
     /// kernel's conntrack glue.
+    ///
+    /// ```
+    /// use netfilter::{Error, LogGroup};
+    /// use netfilter_testkit::fake::FakeKernel;
+    ///
+    /// let (kernel, transport) = FakeKernel::new()?;
+    /// kernel.bind_group_elsewhere(1); // another program logs group 1
+    /// let err = LogGroup::builder(1).transport(transport).open().unwrap_err();
+    /// assert!(matches!(err, Error::NotPermitted { .. }));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn open(self) -> Result<LogGroup> {
         let timeout = self.check()?;
         let size = self.datagram_size();
@@ -592,12 +821,40 @@ pub struct LogGroup {
 impl LogGroup {
     /// Starts setting up a socket that serves log group `group` (`--nflog-group`, nft
     /// `log group`).
+    ///
+    /// ```
+    /// use netfilter::LogGroup;
+    /// use netfilter_testkit::fake::FakeKernel;
+    ///
+    /// let (kernel, transport) = FakeKernel::new()?;
+    /// let log = LogGroup::builder(3).transport(transport).open()?;
+    /// assert_eq!(log.groups(), &[3]);
+    /// assert_eq!(kernel.state(|s| s.bound_groups()), vec![3]);
+    /// drop(log); // unbinds
+    /// assert_eq!(kernel.state(|s| s.bound_groups()), Vec::<u16>::new());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn builder(group: u16) -> LogBuilder {
         LogBuilder::new(vec![group])
     }
 
     /// Starts setting up a socket that serves every group in `groups` (duplicates are
     /// ignored); see also [`LogBuilder::group`].
+    ///
+    /// ```
+    /// use netfilter::LogGroup;
+    /// use netfilter_testkit::fake::FakeKernel;
+    /// use netfilter_testkit::synth::LogPacketBuilder;
+    ///
+    /// let (kernel, transport) = FakeKernel::new()?;
+    /// let mut log = LogGroup::builder_groups(&[1, 2, 1]).transport(transport).open()?;
+    /// assert_eq!(log.groups(), &[1, 2]);
+    /// kernel.log_packet(LogPacketBuilder::ipv4(2).prefix("out"))?;
+    /// kernel.log_packet(LogPacketBuilder::ipv4(1).prefix("in"))?;
+    /// assert_eq!(log.recv()?.group(), 2);
+    /// assert_eq!(log.recv()?.group(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn builder_groups(groups: &[u16]) -> LogBuilder {
         groups
             .iter()
@@ -605,6 +862,16 @@ impl LogGroup {
     }
 
     /// The groups this socket serves.
+    ///
+    /// ```
+    /// # use netfilter::LogGroup;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::LogPacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut log = LogGroup::builder(1).transport(transport).open()?;
+    /// assert_eq!(log.groups(), &[1]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn groups(&self) -> &[u16] {
         &self.groups
     }
@@ -616,6 +883,19 @@ impl LogGroup {
     /// again; see the [module docs](crate::log)); [`Error::Malformed`] for a message that
     /// could not be parsed (skipped); [`Error::Stopped`] after [`StopHandle::stop`]; an I/O
     /// error.
+    ///
+    /// ```
+    /// # use netfilter::LogGroup;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::LogPacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut log = LogGroup::builder(1).transport(transport).open()?;
+    /// kernel.log_packet(LogPacketBuilder::ipv4(1).prefix("ssh").payload(vec![0x45; 40]))?;
+    /// let packet = log.recv()?; // blocks until a packet comes
+    /// assert_eq!(packet.prefix(), Some("ssh"));
+    /// assert_eq!(packet.payload().len(), 40);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn recv(&mut self) -> Result<LogPacket> {
         loop {
             if let Some(packet) = self.next_ready()? {
@@ -629,6 +909,18 @@ impl LogGroup {
     ///
     /// # Errors
     /// As for [`LogGroup::recv`].
+    ///
+    /// ```
+    /// # use netfilter::LogGroup;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::LogPacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut log = LogGroup::builder(1).transport(transport).open()?;
+    /// assert!(log.try_recv()?.is_none()); // nothing waiting: no blocking
+    /// kernel.log_packet(LogPacketBuilder::ipv4(1).mark(9))?;
+    /// assert_eq!(log.try_recv()?.map(|p| p.mark()), Some(9));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn try_recv(&mut self) -> Result<Option<LogPacket>> {
         self.recv_timeout(Duration::ZERO)
     }
@@ -637,6 +929,19 @@ impl LogGroup {
     ///
     /// # Errors
     /// As for [`LogGroup::recv`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # use netfilter::LogGroup;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::LogPacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut log = LogGroup::builder(1).transport(transport).open()?;
+    /// assert!(log.recv_timeout(Duration::from_millis(10))?.is_none());
+    /// kernel.log_packet(LogPacketBuilder::ipv4(1))?;
+    /// assert!(log.recv_timeout(Duration::from_secs(5))?.is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<LogPacket>> {
         conn::recv_timeout(self, timeout, LogGroup::receive, LogGroup::next_ready)
     }
@@ -825,6 +1130,20 @@ impl LogGroup {
     }
 
     /// A blocking iterator over the packets; it never ends by itself.
+    ///
+    /// ```
+    /// # use netfilter::LogGroup;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::LogPacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut log = LogGroup::builder(1).transport(transport).open()?;
+    /// for mark in 1..=3 {
+    ///     kernel.log_packet(LogPacketBuilder::ipv4(1).mark(mark))?;
+    /// }
+    /// let marks: Vec<u32> = log.incoming().take(3).map(|p| p.map(|p| p.mark())).collect::<Result<_, _>>()?;
+    /// assert_eq!(marks, [1, 2, 3]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn incoming(&mut self) -> LogIncoming<'_> {
         LogIncoming { log: self }
     }
@@ -836,6 +1155,29 @@ impl LogGroup {
     ///
     /// # Errors
     /// The error that ended the loop.
+    ///
+    /// ```
+    /// use netfilter::Error;
+    /// # use netfilter::LogGroup;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::LogPacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut log = LogGroup::builder(1).transport(transport).open()?;
+    /// kernel.log_packet(LogPacketBuilder::ipv4(1).prefix("a"))?;
+    /// kernel.log_packet(LogPacketBuilder::ipv4(1).prefix("stop"))?;
+    /// let mut seen = Vec::new();
+    /// // The loop runs until `f` returns an error; here one made up to stop it.
+    /// let end = log.run(|packet| {
+    ///     seen.push(packet.prefix().unwrap_or_default().to_owned());
+    ///     match packet.prefix() {
+    ///         Some("stop") => Err(Error::BadPacket { reason: "told to stop".into() }),
+    ///         _ => Ok(()),
+    ///     }
+    /// });
+    /// assert!(matches!(end, Err(Error::BadPacket { .. })));
+    /// assert_eq!(seen, ["a", "stop"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn run(&mut self, mut f: impl FnMut(LogPacket) -> Result<()>) -> Result<()> {
         loop {
             match self.recv() {
@@ -852,6 +1194,17 @@ impl LogGroup {
     ///
     /// # Errors
     /// [`Error::Safe`] when the count cannot be read.
+    ///
+    /// ```
+    /// # use netfilter::LogGroup;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::LogPacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut log = LogGroup::builder(1).transport(transport).open()?;
+    /// // The fake counts no drops; a netlink socket reports its SO_MEMINFO count.
+    /// assert_eq!(log.socket_drops()?, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn socket_drops(&self) -> Result<u32> {
         Ok(self.conn.transport().drops()?)
     }
@@ -862,6 +1215,16 @@ impl LogGroup {
     ///
     /// # Errors
     /// [`Error::Safe`] when the table of the socket's namespace cannot be read.
+    ///
+    /// ```no_run
+    /// use netfilter::LogGroup;
+    ///
+    /// let log = LogGroup::builder(5).open()?;
+    /// for row in log.rows()? {
+    ///     println!("group {}: {} messages batched in the kernel", row.group, row.qlen);
+    /// }
+    /// # Ok::<(), netfilter::Error>(())
+    /// ```
     pub fn rows(&self) -> Result<Vec<LogRow>> {
         let Some(ns) = &self.netns else {
             return Ok(Vec::new());
@@ -878,6 +1241,20 @@ impl LogGroup {
     /// transport. Names are cached per socket: an index not in the cache reads the
     /// namespace's whole table again (`if_nameindex`), so new interfaces are found; an
     /// interface renamed after it was cached keeps its old name here.
+    ///
+    /// ```
+    /// # use netfilter::LogGroup;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::LogPacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut log = LogGroup::builder(1).transport(transport).open()?;
+    /// kernel.log_packet(LogPacketBuilder::ipv4(1).indev(1))?;
+    /// let packet = log.recv()?;
+    /// assert_eq!(packet.indev(), Some(1));
+    /// // A real socket names the interface (`lo` is 1 in every namespace); the fake has none.
+    /// assert_eq!(packet.indev().and_then(|i| log.interface_name(i)), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn interface_name(&self, index: u32) -> Option<String> {
         self.netns.as_ref()?.interface_name(index)
     }
@@ -893,6 +1270,25 @@ impl LogGroup {
 
     /// The socket's descriptor, for event loops: readable when [`LogGroup::try_recv`] has
     /// something.
+    ///
+    /// ```
+    /// use std::os::fd::AsRawFd;
+    /// # use netfilter::LogGroup;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::LogPacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut log = LogGroup::builder(1).transport(transport).open()?;
+    /// let readable = |log: &LogGroup| {
+    ///     let mut pfd = libc::pollfd { fd: log.fd().as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    ///     // SAFETY: one valid pollfd, no timeout.
+    ///     unsafe { libc::poll(&mut pfd, 1, 0) == 1 }
+    /// };
+    /// assert!(!readable(&log));
+    /// kernel.log_packet(LogPacketBuilder::ipv4(1))?;
+    /// assert!(readable(&log));
+    /// assert!(log.try_recv()?.is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.conn.transport().fd()
     }
@@ -1001,6 +1397,21 @@ impl AsFd for LogGroup {
 }
 
 /// The blocking iterator of [`LogGroup::incoming`]; it never ends by itself.
+///
+/// ```
+/// use netfilter::LogGroup;
+/// use netfilter_testkit::fake::FakeKernel;
+/// use netfilter_testkit::synth::LogPacketBuilder;
+///
+/// let (kernel, transport) = FakeKernel::new()?;
+/// let mut log = LogGroup::builder(1).transport(transport).open()?;
+/// kernel.log_packet(LogPacketBuilder::ipv4(1).prefix("in"))?;
+/// kernel.log_packet(LogPacketBuilder::ipv4(1).prefix("out"))?;
+/// let mut incoming = log.incoming(); // blocks for each packet; never ends by itself
+/// assert_eq!(incoming.next().transpose()?.and_then(|p| p.prefix().map(str::to_owned)), Some("in".into()));
+/// assert_eq!(incoming.next().transpose()?.map(|p| p.group()), Some(1));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct LogIncoming<'a> {
     log: &'a mut LogGroup,
@@ -1124,82 +1535,284 @@ impl<M: AsRef<[u8]>> LogPacket<M> {
     }
 
     /// The log group it was logged to.
+    ///
+    /// ```
+    /// # use netfilter::LogGroup;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::LogPacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut log = LogGroup::builder(1).transport(transport).open()?;
+    /// kernel.log_packet(LogPacketBuilder::ipv4(1))?;
+    /// assert_eq!(log.recv()?.group(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn group(&self) -> u16 {
         self.attrs.header(self.msg()).res_id
     }
 
     /// The protocol family of the rule that logged it.
+    ///
+    /// ```
+    /// use netfilter::Family;
+    /// # use netfilter::LogGroup;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::LogPacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut log = LogGroup::builder(1).transport(transport).open()?;
+    /// kernel.log_packet(LogPacketBuilder::ipv6(1))?;
+    /// assert_eq!(log.recv()?.family(), Family::Ipv6);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn family(&self) -> Family {
         Family::from(self.attrs.header(self.msg()).family)
     }
 
     /// The link-layer protocol (an ethertype: `0x0800` IPv4, `0x86dd` IPv6).
+    ///
+    /// ```
+    /// # use netfilter::LogGroup;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::LogPacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut log = LogGroup::builder(1).transport(transport).open()?;
+    /// kernel.log_packet(LogPacketBuilder::ipv6(1))?;
+    /// assert_eq!(log.recv()?.hw_protocol(), 0x86dd); // ETH_P_IPV6
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn hw_protocol(&self) -> u16 {
         self.attrs.packet_hdr(self.msg()).hw_protocol
     }
 
     /// The hook it was logged at.
+    ///
+    /// ```
+    /// use netfilter::Hook;
+    /// # use netfilter::LogGroup;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::LogPacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut log = LogGroup::builder(1).transport(transport).open()?;
+    /// kernel.log_packet(LogPacketBuilder::ipv4(1).hook(1))?; // NF_INET_LOCAL_IN
+    /// assert_eq!(log.recv()?.hook(), Hook::LocalIn);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn hook(&self) -> Hook {
         Hook::from(self.attrs.packet_hdr(self.msg()).hook)
     }
 
     /// Its mark (`skb->mark`), 0 when unmarked.
+    ///
+    /// ```
+    /// # use netfilter::LogGroup;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::LogPacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut log = LogGroup::builder(1).transport(transport).open()?;
+    /// kernel.log_packet(LogPacketBuilder::ipv4(1).mark(0x2a))?;
+    /// kernel.log_packet(LogPacketBuilder::ipv4(1))?;
+    /// assert_eq!(log.recv()?.mark(), 0x2a);
+    /// assert_eq!(log.recv()?.mark(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn mark(&self) -> u32 {
         self.attrs.mark(self.msg()).unwrap_or(0)
     }
 
     /// When it was received; the kernel sends it for hooks up to FORWARD.
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// # use netfilter::LogGroup;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::LogPacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut log = LogGroup::builder(1).transport(transport).open()?;
+    /// kernel.log_packet(LogPacketBuilder::ipv4(1).timestamp(1_700_000_000, 250_000))?;
+    /// let when = log.recv()?.timestamp().expect("a timestamp");
+    /// assert_eq!(when, UNIX_EPOCH + Duration::new(1_700_000_000, 250_000_000));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn timestamp(&self) -> Option<SystemTime> {
         system_time(self.attrs.timestamp(self.msg())?)
     }
 
     /// The input interface index.
+    ///
+    /// ```
+    /// # use netfilter::LogGroup;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::LogPacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut log = LogGroup::builder(1).transport(transport).open()?;
+    /// kernel.log_packet(LogPacketBuilder::ipv4(1).indev(2))?;
+    /// let packet = log.recv()?;
+    /// assert_eq!((packet.indev(), packet.outdev()), (Some(2), None));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn indev(&self) -> Option<u32> {
         self.attrs.indev(self.msg())
     }
 
     /// The output interface index.
+    ///
+    /// ```
+    /// # use netfilter::LogGroup;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::LogPacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut log = LogGroup::builder(1).transport(transport).open()?;
+    /// kernel.log_packet(LogPacketBuilder::ipv4(1).outdev(3))?;
+    /// let packet = log.recv()?;
+    /// assert_eq!((packet.indev(), packet.outdev()), (None, Some(3)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn outdev(&self) -> Option<u32> {
         self.attrs.outdev(self.msg())
     }
 
     /// The physical input interface of a bridge port.
+    ///
+    /// ```
+    /// # use netfilter::LogGroup;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::LogPacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut log = LogGroup::builder(1).transport(transport).open()?;
+    /// // A bridge: br0 (index 4) received it on its port eth1 (index 5).
+    /// kernel.log_packet(LogPacketBuilder::ipv4(1).indev(4).physindev(5))?;
+    /// let packet = log.recv()?;
+    /// assert_eq!((packet.indev(), packet.physindev()), (Some(4), Some(5)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn physindev(&self) -> Option<u32> {
         self.attrs.physindev(self.msg())
     }
 
     /// The physical output interface of a bridge port.
+    ///
+    /// ```
+    /// # use netfilter::LogGroup;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::LogPacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut log = LogGroup::builder(1).transport(transport).open()?;
+    /// kernel.log_packet(LogPacketBuilder::ipv4(1).outdev(4).physoutdev(6))?;
+    /// assert_eq!(log.recv()?.physoutdev(), Some(6));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn physoutdev(&self) -> Option<u32> {
         self.attrs.physoutdev(self.msg())
     }
 
     /// The source hardware address, at its real length (received packets).
+    ///
+    /// ```
+    /// # use netfilter::LogGroup;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::LogPacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut log = LogGroup::builder(1).transport(transport).open()?;
+    /// let mac = [0x02, 0, 0, 0, 0, 0x01];
+    /// kernel.log_packet(LogPacketBuilder::ipv4(1).hw_addr(&mac))?;
+    /// assert_eq!(log.recv()?.hw_addr(), Some(&mac[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn hw_addr(&self) -> Option<&[u8]> {
         self.attrs.hw_addr_bytes(self.msg())
     }
 
     /// The input device's type (`ARPHRD_*`: 1 Ethernet, 772 loopback).
+    ///
+    /// ```
+    /// # use netfilter::LogGroup;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::LogPacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut log = LogGroup::builder(1).transport(transport).open()?;
+    /// kernel.log_packet(LogPacketBuilder::ipv4(1).hw_header(1, vec![0; 14]))?; // ARPHRD_ETHER
+    /// assert_eq!(log.recv()?.hw_type(), Some(1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn hw_type(&self) -> Option<u16> {
         self.attrs.hw_type(self.msg())
     }
 
     /// The link-layer header as received (`NFULA_HWHEADER`).
+    ///
+    /// ```
+    /// # use netfilter::LogGroup;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::LogPacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut log = LogGroup::builder(1).transport(transport).open()?;
+    /// let mut ethernet = vec![0xff; 6]; // destination
+    /// ethernet.extend([0x02, 0, 0, 0, 0, 0x01]); // source
+    /// ethernet.extend(0x0800u16.to_be_bytes()); // IPv4
+    /// kernel.log_packet(LogPacketBuilder::ipv4(1).hw_header(1, ethernet.clone()))?;
+    /// let packet = log.recv()?;
+    /// assert_eq!(packet.hw_header(), Some(&ethernet[..]));
+    /// assert_eq!(packet.hw_len(), Some(14));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn hw_header(&self) -> Option<&[u8]> {
         self.attrs.hw_header(self.msg())
     }
 
     /// The input device's link-layer header length (`NFULA_HWLEN`).
+    ///
+    /// ```
+    /// # use netfilter::LogGroup;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::LogPacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut log = LogGroup::builder(1).transport(transport).open()?;
+    /// kernel.log_packet(LogPacketBuilder::ipv4(1).hw_header(1, vec![0; 14]))?;
+    /// kernel.log_packet(LogPacketBuilder::ipv4(1))?; // locally generated: no input device
+    /// assert_eq!(log.recv()?.hw_len(), Some(14));
+    /// assert_eq!(log.recv()?.hw_len(), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn hw_len(&self) -> Option<u16> {
         self.attrs.hw_len(self.msg())
     }
 
     /// The packet from its network header on, up to the copy range; empty in metadata-only
     /// mode. It lies in the received datagram: no copy was made.
+    ///
+    /// ```
+    /// # use netfilter::LogGroup;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::LogPacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut log = LogGroup::builder(1).transport(transport).open()?;
+    /// let ip = netfilter_testkit::synth::payload::ipv4_udp(
+    ///     [10, 0, 0, 1].into(), [10, 0, 0, 2].into(), 4000, 53, b"query")?;
+    /// kernel.log_packet(LogPacketBuilder::ipv4(1).payload(ip.clone()))?;
+    /// let packet = log.recv()?;
+    /// assert_eq!(packet.payload(), &ip[..]);
+    /// let parsed = netfilter::payload::Ip::parse(packet.payload())?;
+    /// assert_eq!(parsed.ports(), Some((4000, 53)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn payload(&self) -> &[u8] {
         self.attrs.payload(self.msg()).unwrap_or_default()
     }
 
     /// Whether the kernel sent a payload at all (not in metadata-only mode).
+    ///
+    /// ```
+    /// # use netfilter::LogGroup;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::LogPacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut log = LogGroup::builder(1).transport(transport).open()?;
+    /// kernel.log_packet(LogPacketBuilder::ipv4(1).payload(Vec::new()))?; // an empty payload
+    /// kernel.log_packet(LogPacketBuilder::ipv4(1))?; // none at all
+    /// let (empty, none) = (log.recv()?, log.recv()?);
+    /// assert!(empty.has_payload() && empty.payload().is_empty());
+    /// assert!(!none.has_payload() && none.payload().is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn has_payload(&self) -> bool {
         self.attrs.payload(self.msg()).is_some()
     }
@@ -1207,6 +1820,19 @@ impl<M: AsRef<[u8]>> LogPacket<M> {
     /// The rule's prefix (`--nflog-prefix`, nft `log prefix`) as text. Lossy: a prefix
     /// that is not valid UTF-8 has its invalid sequences replaced by U+FFFD; see
     /// [`LogPacket::prefix_bytes`] for the exact bytes.
+    ///
+    /// ```
+    /// # use netfilter::LogGroup;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::LogPacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut log = LogGroup::builder(1).transport(transport).open()?;
+    /// kernel.log_packet(LogPacketBuilder::ipv4(1).prefix("ssh "))?;
+    /// kernel.log_packet(LogPacketBuilder::ipv4(1))?;
+    /// assert_eq!(log.recv()?.prefix(), Some("ssh "));
+    /// assert_eq!(log.recv()?.prefix(), None); // the rule set none
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn prefix(&self) -> Option<&str> {
         let bytes = self.prefix_bytes()?;
         match std::str::from_utf8(bytes) {
@@ -1219,26 +1845,90 @@ impl<M: AsRef<[u8]>> LogPacket<M> {
     }
 
     /// The prefix's exact bytes, without the terminating NUL.
+    ///
+    /// ```
+    /// # use netfilter::LogGroup;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::LogPacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut log = LogGroup::builder(1).transport(transport).open()?;
+    /// // A prefix that is not UTF-8 (rules may set any bytes).
+    /// let odd = LogPacketBuilder::ipv4(1).with(|m| m.prefix = Some(b"caf\xe9"[..].into()));
+    /// kernel.log_packet(odd)?;
+    /// let packet = log.recv()?;
+    /// assert_eq!(packet.prefix_bytes(), Some(&b"caf\xe9"[..]));
+    /// assert_eq!(packet.prefix(), Some("caf\u{fffd}"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn prefix_bytes(&self) -> Option<&[u8]> {
         self.attrs.prefix(self.msg())
     }
 
     /// The uid owning the sending socket (local traffic).
+    ///
+    /// ```
+    /// # use netfilter::LogGroup;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::LogPacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut log = LogGroup::builder(1).transport(transport).open()?;
+    /// kernel.log_packet(LogPacketBuilder::ipv4(1).uid_gid(1000, 100))?;
+    /// let packet = log.recv()?;
+    /// assert_eq!((packet.uid(), packet.gid()), (Some(1000), Some(100)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn uid(&self) -> Option<u32> {
         self.attrs.uid(self.msg())
     }
 
     /// The gid owning the sending socket (local traffic).
+    ///
+    /// ```
+    /// # use netfilter::LogGroup;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::LogPacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut log = LogGroup::builder(1).transport(transport).open()?;
+    /// kernel.log_packet(LogPacketBuilder::ipv4(1))?; // forwarded traffic: no local socket
+    /// let packet = log.recv()?;
+    /// assert_eq!((packet.uid(), packet.gid()), (None, None));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn gid(&self) -> Option<u32> {
         self.attrs.gid(self.msg())
     }
 
     /// The group's sequence number, from 0 (with [`LogFlags::SEQ`]).
+    ///
+    /// ```
+    /// use netfilter::{LogFlags, LogGroup};
+    /// use netfilter_testkit::fake::FakeKernel;
+    /// use netfilter_testkit::synth::LogPacketBuilder;
+    ///
+    /// let (kernel, transport) = FakeKernel::new()?;
+    /// let mut log = LogGroup::builder(1).flags(LogFlags::SEQ).transport(transport).open()?;
+    /// kernel.log_batch((0..3).map(|_| LogPacketBuilder::ipv4(1)))?;
+    /// let seqs: Vec<_> = (0..3).map(|_| log.recv().map(|p| p.seq())).collect::<Result<_, _>>()?;
+    /// assert_eq!(seqs, [Some(0), Some(1), Some(2)]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn seq(&self) -> Option<u32> {
         self.attrs.seq(self.msg())
     }
 
     /// The namespace-wide sequence number, from 1 (with [`LogFlags::SEQ_GLOBAL`]).
+    ///
+    /// ```
+    /// use netfilter::{LogFlags, LogGroup};
+    /// use netfilter_testkit::fake::FakeKernel;
+    /// use netfilter_testkit::synth::LogPacketBuilder;
+    ///
+    /// let (kernel, transport) = FakeKernel::new()?;
+    /// let mut log = LogGroup::builder(1).flags(LogFlags::SEQ_GLOBAL).transport(transport).open()?;
+    /// kernel.log_packet(LogPacketBuilder::ipv4(1))?;
+    /// assert_eq!(log.recv()?.seq_global(), Some(1)); // from 1
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn seq_global(&self) -> Option<u32> {
         self.attrs.seq_global(self.msg())
     }
@@ -1246,12 +1936,40 @@ impl<M: AsRef<[u8]>> LogPacket<M> {
     /// With [`LogFlags::SEQ`], how many messages of this group were lost between the
     /// previous one this socket received and this one (`Some(0)`: none); `None` without
     /// the flag. Counts losses also when overruns are not reported.
+    ///
+    /// ```
+    /// use netfilter::{Error, LogGroup};
+    /// use netfilter_testkit::fake::FakeKernel;
+    /// use netfilter_testkit::synth::LogPacketBuilder;
+    ///
+    /// let (kernel, transport) = FakeKernel::new()?;
+    /// let mut log = LogGroup::builder(1).seq(true).transport(transport).open()?;
+    /// kernel.log_packet(LogPacketBuilder::ipv4(1))?; // seq 0
+    /// kernel.log_packet(LogPacketBuilder::ipv4(1).seq(3))?; // 1 and 2 lost
+    /// assert_eq!(log.recv()?.lost_before(), Some(0));
+    /// assert!(matches!(log.recv(), Err(Error::Overrun { lost: Some(2) })));
+    /// assert_eq!(log.recv()?.lost_before(), Some(2));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn lost_before(&self) -> Option<u32> {
         self.lost_before
     }
 
     /// The conntrack entry, raw `CTA_*` attributes (with [`LogFlags::CONNTRACK`]);
     /// [`LogPacket::conntrack`] decodes them.
+    ///
+    /// ```
+    /// # use netfilter::LogGroup;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::LogPacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut log = LogGroup::builder(1).transport(transport).open()?;
+    /// // Without the conntrack flag the kernel sends no entry.
+    /// kernel.log_packet(LogPacketBuilder::ipv4(1).ct(vec![8, 0, 8, 0, 0, 0, 0, 1], 2u32))?;
+    /// let packet = log.recv()?;
+    /// assert_eq!((packet.ct(), packet.ct_info()), (None, None));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn ct(&self) -> Option<&[u8]> {
         self.attrs.ct(self.msg())
     }
@@ -1300,17 +2018,57 @@ impl<M: AsRef<[u8]>> LogPacket<M> {
     }
 
     /// The VLAN tag (bridge and netdev families).
+    ///
+    /// ```
+    /// use netfilter_testkit::synth::NFPROTO_BRIDGE;
+    /// # use netfilter::LogGroup;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::LogPacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut log = LogGroup::builder(1).transport(transport).open()?;
+    /// kernel.log_packet(LogPacketBuilder::new(NFPROTO_BRIDGE, 1).vlan(0x8100, 42))?;
+    /// let vlan = log.recv()?.vlan().expect("a VLAN tag");
+    /// assert_eq!((vlan.proto, vlan.tci), (0x8100, 42));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn vlan(&self) -> Option<Vlan> {
         self.attrs.vlan(self.msg())
     }
 
     /// The link-layer header (bridge and netdev families).
+    ///
+    /// ```
+    /// use netfilter_testkit::synth::NFPROTO_BRIDGE;
+    /// # use netfilter::LogGroup;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::LogPacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut log = LogGroup::builder(1).transport(transport).open()?;
+    /// let ethernet = [0xffu8; 14];
+    /// kernel.log_packet(LogPacketBuilder::new(NFPROTO_BRIDGE, 1).l2hdr(ethernet.to_vec()))?;
+    /// assert_eq!(log.recv()?.l2hdr(), Some(&ethernet[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn l2hdr(&self) -> Option<&[u8]> {
         self.attrs.l2hdr(self.msg())
     }
 
     /// Attributes this crate does not know (a newer kernel's): type (flag bits masked off)
     /// and value, in the order they came.
+    ///
+    /// ```
+    /// # use netfilter::LogGroup;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::LogPacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut log = LogGroup::builder(1).transport(transport).open()?;
+    /// // An attribute type a newer kernel might send.
+    /// kernel.log_packet(LogPacketBuilder::ipv4(1).unknown(200, vec![1, 2, 3, 4]))?;
+    /// let packet = log.recv()?;
+    /// let unknown: Vec<_> = packet.unknown_attributes().collect();
+    /// assert_eq!(unknown, [(200, &[1, 2, 3, 4][..])]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn unknown_attributes(&self) -> impl Iterator<Item = (u16, &[u8])> {
         self.attrs
             .unknown(self.msg())
@@ -1321,6 +2079,20 @@ impl<M: AsRef<[u8]>> LogPacket<M> {
 impl LogPacket {
     /// The payload as [`Bytes`] that share the received datagram (no copy), to keep or pass
     /// on after the packet is gone.
+    ///
+    /// ```
+    /// # use netfilter::LogGroup;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::LogPacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut log = LogGroup::builder(1).transport(transport).open()?;
+    /// kernel.log_packet(LogPacketBuilder::ipv4(1).payload(b"abcdef".to_vec()))?;
+    /// let packet = log.recv()?;
+    /// let kept = packet.payload_bytes(); // shares the datagram: no copy
+    /// drop(packet);
+    /// assert_eq!(&kept[..], b"abcdef");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn payload_bytes(&self) -> Bytes {
         self.message.slice_ref(self.payload())
     }
@@ -1329,6 +2101,25 @@ impl LogPacket {
 impl LogPacketRef<'_> {
     /// An owned [`LogPacket`] of this view, to keep after the callback: its message is
     /// copied (one allocation).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # use netfilter::LogGroup;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::LogPacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// # let mut log = LogGroup::builder(1).transport(transport).open()?;
+    /// kernel.log_batch((1..=2u32).map(|m| LogPacketBuilder::ipv4(1).mark(m)))?;
+    /// let mut kept = Vec::new();
+    /// log.recv_batch(Some(Duration::from_secs(1)), |packet| {
+    ///     if packet.mark() == 2 {
+    ///         kept.push(packet.to_packet()); // a copy that outlives the callback
+    ///     }
+    /// })?;
+    /// assert_eq!(kept.len(), 1);
+    /// assert_eq!(kept[0].mark(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn to_packet(&self) -> LogPacket {
         LogPacket {
             message: Bytes::copy_from_slice(self.message),

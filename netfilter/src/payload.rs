@@ -162,6 +162,16 @@ fn put16(bytes: &mut [u8], at: usize, value: u16) -> Result<()> {
 }
 
 /// The IP version of a packet.
+///
+/// ```
+/// use netfilter::payload::{Ip, IpVersion};
+/// use netfilter_testkit::synth::payload;
+///
+/// let v6 = payload::ipv6_udp("2001:db8::1".parse()?, "2001:db8::2".parse()?, 1, 2, b"")?;
+/// assert_eq!(Ip::parse(&v6)?.version(), IpVersion::V6);
+/// assert!(Ip::parse(&[0x70; 40]).is_err()); // version 7
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum IpVersion {
     /// IPv4.
@@ -183,6 +193,23 @@ enum HeaderWalk {
 /// A borrowed view of an IPv4 or IPv6 packet, as NFQUEUE and NFLOG deliver it.
 ///
 /// Built by [`Ip::parse`]; every getter is cheap and never panics.
+///
+/// ```
+/// use std::net::Ipv4Addr;
+/// use netfilter::payload::{Ip, IpVersion};
+/// use netfilter_testkit::synth::payload;
+///
+/// let packet = payload::ipv4_udp([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 5353, 53, b"query")?;
+/// let ip = Ip::parse(&packet)?;
+/// assert_eq!(ip.version(), IpVersion::V4);
+/// assert_eq!(ip.destination(), Ipv4Addr::new(192, 0, 2, 2));
+/// assert_eq!((ip.protocol(), ip.ports()), (17, Some((5353, 53))));
+/// // Cut by a copy range of 24 bytes: what is there is still read.
+/// let cut = Ip::parse(&packet[..24])?;
+/// assert!(cut.is_truncated());
+/// assert_eq!(cut.ports(), Some((5353, 53)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct Ip<'a> {
     bytes: &'a [u8],
@@ -208,6 +235,19 @@ impl<'a> Ip<'a> {
     /// # Errors
     /// [`Error::BadPacket`] when `bytes` does not start with a whole IPv4 header (with its
     /// options) or IPv6 header, or the version is neither 4 nor 6.
+    ///
+    /// ```
+    /// use netfilter::Error;
+    /// use netfilter::payload::Ip;
+    /// use netfilter_testkit::synth::payload;
+    ///
+    /// let packet = payload::ipv4_udp([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 1, 2, b"x")?;
+    /// assert_eq!(Ip::parse(&packet)?.total_len(), Some(29));
+    /// // Less than a whole IPv4 header is refused.
+    /// assert!(matches!(Ip::parse(&packet[..12]), Err(Error::BadPacket { .. })));
+    /// assert!(Ip::parse(&[]).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn parse(bytes: &'a [u8]) -> Result<Ip<'a>> {
         let (slice, stop) = LaxIpSlice::from_slice(bytes)
             .map_err(|err| bad(format!("{} bytes: {err}", bytes.len())))?;
@@ -273,22 +313,66 @@ impl<'a> Ip<'a> {
     }
 
     /// The bytes the view was parsed from.
+    ///
+    /// ```
+    /// # use netfilter::payload::{Ip, Transport};
+    /// # use netfilter_testkit::synth::payload;
+    /// # let packet = payload::ipv4_udp([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 5353, 53, b"query")?;
+    /// # let ip = Ip::parse(&packet)?;
+    /// # let Transport::Udp(udp) = ip.transport() else { unreachable!() };
+    /// assert_eq!(ip.bytes(), &packet[..]);
+    /// assert_eq!(ip.bytes().len(), ip.captured_len());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn bytes(&self) -> &'a [u8] {
         self.bytes
     }
 
     /// IPv4 or IPv6.
+    ///
+    /// ```
+    /// use netfilter::payload::IpVersion;
+    /// # use netfilter::payload::{Ip, Transport};
+    /// # use netfilter_testkit::synth::payload;
+    /// # let packet = payload::ipv4_udp([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 5353, 53, b"query")?;
+    /// # let ip = Ip::parse(&packet)?;
+    /// # let Transport::Udp(udp) = ip.transport() else { unreachable!() };
+    /// assert_eq!(ip.version(), IpVersion::V4);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn version(&self) -> IpVersion {
         self.version
     }
 
     /// The source address.
+    ///
+    /// ```
+    /// use std::net::IpAddr;
+    /// use netfilter::payload::Ip;
+    /// use netfilter_testkit::synth::payload;
+    ///
+    /// let packet = payload::ipv6_udp("2001:db8::1".parse()?, "2001:db8::2".parse()?, 1, 2, b"")?;
+    /// let ip = Ip::parse(&packet)?;
+    /// assert_eq!(ip.source(), "2001:db8::1".parse::<IpAddr>()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn source(&self) -> IpAddr {
         self.address(true)
     }
 
     /// The destination address (for IPv6, the one in the IPv6 header: with a routing header
     /// this is the next hop, not the final destination).
+    ///
+    /// ```
+    /// use std::net::{IpAddr, Ipv4Addr};
+    /// # use netfilter::payload::{Ip, Transport};
+    /// # use netfilter_testkit::synth::payload;
+    /// # let packet = payload::ipv4_udp([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 5353, 53, b"query")?;
+    /// # let ip = Ip::parse(&packet)?;
+    /// # let Transport::Udp(udp) = ip.transport() else { unreachable!() };
+    /// assert_eq!(ip.destination(), IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn destination(&self) -> IpAddr {
         self.address(false)
     }
@@ -320,12 +404,33 @@ impl<'a> Ip<'a> {
     /// When an extension header is cut or malformed, this is that extension header's number
     /// and [`transport`](Self::transport) is [`Transport::Truncated`] or
     /// [`Transport::Malformed`].
+    ///
+    /// ```
+    /// # use netfilter::payload::{Ip, TcpFlags, Transport};
+    /// # use netfilter_testkit::synth::payload;
+    /// # let packet = payload::ipv4_tcp_data([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 40000, 80, 1000, 2000, b"GET /")?;
+    /// # let ip = Ip::parse(&packet)?;
+    /// # let Transport::Tcp(tcp) = ip.transport() else { unreachable!() };
+    /// assert_eq!(ip.protocol(), 6); // TCP
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn protocol(&self) -> u8 {
         self.protocol
     }
 
     /// The length of the headers in front of the transport header: the IPv4 header with its
     /// options (and an authentication header), or the IPv6 header with its extension headers.
+    ///
+    /// ```
+    /// # use netfilter::payload::{Ip, Transport};
+    /// # use netfilter_testkit::synth::payload;
+    /// # let packet = payload::ipv4_udp([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 5353, 53, b"query")?;
+    /// # let ip = Ip::parse(&packet)?;
+    /// # let Transport::Udp(udp) = ip.transport() else { unreachable!() };
+    /// assert_eq!(ip.header_len(), 20); // no IPv4 options
+    /// assert_eq!(&ip.bytes()[ip.header_len()..][..2], &5353u16.to_be_bytes()); // the UDP header
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn header_len(&self) -> usize {
         self.header_len
     }
@@ -333,11 +438,34 @@ impl<'a> Ip<'a> {
     /// The packet's length according to its IP header (IPv4 total length; IPv6 40 plus the
     /// payload length), or `None` when the header does not say (an IPv6 jumbogram, or a GSO
     /// super-packet over 64 KiB whose length field is 0).
+    ///
+    /// ```
+    /// # use netfilter::payload::{Ip, Transport};
+    /// # use netfilter_testkit::synth::payload;
+    /// # let packet = payload::ipv4_udp([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 5353, 53, b"query")?;
+    /// # let ip = Ip::parse(&packet)?;
+    /// # let Transport::Udp(udp) = ip.transport() else { unreachable!() };
+    /// assert_eq!(ip.total_len(), Some(20 + 8 + 5));
+    /// // The header's word holds even when the copy range cut the bytes.
+    /// assert_eq!(Ip::parse(&packet[..20])?.total_len(), Some(33));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn total_len(&self) -> Option<usize> {
         self.total_len
     }
 
     /// The number of bytes delivered (the copy range may have cut the packet).
+    ///
+    /// ```
+    /// # use netfilter::payload::{Ip, Transport};
+    /// # use netfilter_testkit::synth::payload;
+    /// # let packet = payload::ipv4_udp([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 5353, 53, b"query")?;
+    /// # let ip = Ip::parse(&packet)?;
+    /// # let Transport::Udp(udp) = ip.transport() else { unreachable!() };
+    /// let cut = Ip::parse(&packet[..30])?;
+    /// assert_eq!((cut.captured_len(), cut.total_len()), (30, Some(33)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn captured_len(&self) -> usize {
         self.bytes.len()
     }
@@ -348,11 +476,32 @@ impl<'a> Ip<'a> {
     /// This trusts the IP header's length field; the queue's `cap_len` (`NFQA_CAP_LEN`) is the
     /// kernel's own word on truncation, and the only one for packets whose
     /// [`total_len`](Self::total_len) is `None`.
+    ///
+    /// ```
+    /// # use netfilter::payload::{Ip, Transport};
+    /// # use netfilter_testkit::synth::payload;
+    /// # let packet = payload::ipv4_udp([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 5353, 53, b"query")?;
+    /// # let ip = Ip::parse(&packet)?;
+    /// # let Transport::Udp(udp) = ip.transport() else { unreachable!() };
+    /// assert!(!ip.is_truncated());
+    /// assert!(Ip::parse(&packet[..32])?.is_truncated());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_truncated(&self) -> bool {
         self.walk == HeaderWalk::Cut || self.total_len.is_some_and(|len| self.bytes.len() < len)
     }
 
     /// The IPv4 TTL or IPv6 hop limit.
+    ///
+    /// ```
+    /// # use netfilter::payload::{Ip, Transport};
+    /// # use netfilter_testkit::synth::payload;
+    /// # let packet = payload::ipv4_udp([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 5353, 53, b"query")?;
+    /// # let ip = Ip::parse(&packet)?;
+    /// # let Transport::Udp(udp) = ip.transport() else { unreachable!() };
+    /// assert_eq!(ip.ttl(), payload::DEFAULT_TTL);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn ttl(&self) -> u8 {
         match self.version {
             IpVersion::V4 => self.bytes.get(8).copied().unwrap_or(0),
@@ -361,6 +510,19 @@ impl<'a> Ip<'a> {
     }
 
     /// The IPv4 type of service or IPv6 traffic class byte (DSCP and ECN).
+    ///
+    /// ```
+    /// # use netfilter::payload::{Ip, Transport};
+    /// # use netfilter_testkit::synth::payload;
+    /// # let packet = payload::ipv4_udp([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 5353, 53, b"query")?;
+    /// # let ip = Ip::parse(&packet)?;
+    /// # let Transport::Udp(udp) = ip.transport() else { unreachable!() };
+    /// assert_eq!(ip.traffic_class(), 0);
+    /// let mut marked = packet.clone();
+    /// marked[1] = 0xb8; // DSCP EF (46), not ECN-capable
+    /// assert_eq!(Ip::parse(&marked)?.traffic_class() >> 2, 46);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn traffic_class(&self) -> u8 {
         match self.version {
             IpVersion::V4 => self.bytes.get(1).copied().unwrap_or(0),
@@ -373,17 +535,55 @@ impl<'a> Ip<'a> {
     }
 
     /// Whether the packet is a fragment (first or later) of a larger datagram.
+    ///
+    /// ```
+    /// # use netfilter::payload::{Ip, Transport};
+    /// # use netfilter_testkit::synth::payload;
+    /// # let packet = payload::ipv4_udp([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 5353, 53, b"query")?;
+    /// # let ip = Ip::parse(&packet)?;
+    /// # let Transport::Udp(udp) = ip.transport() else { unreachable!() };
+    /// assert!(!ip.is_fragment());
+    /// let mut first = packet.clone();
+    /// first[6] |= 0x20; // more fragments follow
+    /// assert!(Ip::parse(&first)?.is_fragment());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_fragment(&self) -> bool {
         self.fragment_offset != 0 || self.more_fragments
     }
 
     /// The fragment's offset in bytes in its datagram (0 when not a fragment, or the first).
+    ///
+    /// ```
+    /// # use netfilter::payload::{Ip, Transport};
+    /// # use netfilter_testkit::synth::payload;
+    /// # let packet = payload::ipv4_udp([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 5353, 53, b"query")?;
+    /// # let ip = Ip::parse(&packet)?;
+    /// # let Transport::Udp(udp) = ip.transport() else { unreachable!() };
+    /// let mut later = packet.clone();
+    /// later[6..8].copy_from_slice(&3u16.to_be_bytes()); // offset 3 units of 8 bytes
+    /// let later = Ip::parse(&later)?;
+    /// assert_eq!(later.fragment_offset(), 24);
+    /// assert!(matches!(later.transport(), Transport::Fragment { protocol: 17, .. }));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn fragment_offset(&self) -> u16 {
         self.fragment_offset
     }
 
     /// The bytes after the headers that [`header_len`](Self::header_len) counts, up to the
     /// packet's length (or what was delivered).
+    ///
+    /// ```
+    /// # use netfilter::payload::{Ip, Transport};
+    /// # use netfilter_testkit::synth::payload;
+    /// # let packet = payload::ipv4_udp([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 5353, 53, b"query")?;
+    /// # let ip = Ip::parse(&packet)?;
+    /// # let Transport::Udp(udp) = ip.transport() else { unreachable!() };
+    /// assert_eq!(ip.ip_payload().len(), 8 + 5); // UDP header and data
+    /// assert!(ip.ip_payload().ends_with(b"query"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn ip_payload(&self) -> &'a [u8] {
         let end = self
             .total_len
@@ -399,6 +599,21 @@ impl<'a> Ip<'a> {
     }
 
     /// The transport layer.
+    ///
+    /// ```
+    /// # use netfilter::payload::{Ip, Transport};
+    /// # use netfilter_testkit::synth::payload;
+    /// # let packet = payload::ipv4_udp([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 5353, 53, b"query")?;
+    /// # let ip = Ip::parse(&packet)?;
+    /// # let Transport::Udp(udp) = ip.transport() else { unreachable!() };
+    /// match ip.transport() {
+    ///     Transport::Udp(udp) => assert_eq!(udp.payload(), b"query"),
+    ///     other => panic!("not UDP: {other:?}"),
+    /// }
+    /// // The copy range cut the UDP header.
+    /// assert!(matches!(Ip::parse(&packet[..24])?.transport(), Transport::Truncated { protocol: 17, .. }));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn transport(&self) -> Transport<'a> {
         let bytes = self.ip_payload();
         let protocol = self.protocol;
@@ -445,6 +660,18 @@ impl<'a> Ip<'a> {
 
     /// The source and destination ports, for TCP, UDP, UDP-Lite, SCTP and DCCP, whenever
     /// their first four bytes were delivered (even if the rest of the header is cut).
+    ///
+    /// ```
+    /// # use netfilter::payload::{Ip, TcpFlags, Transport};
+    /// # use netfilter_testkit::synth::payload;
+    /// # let packet = payload::ipv4_tcp_data([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 40000, 80, 1000, 2000, b"GET /")?;
+    /// # let ip = Ip::parse(&packet)?;
+    /// # let Transport::Tcp(tcp) = ip.transport() else { unreachable!() };
+    /// assert_eq!(ip.ports(), Some((40000, 80)));
+    /// let icmp = payload::ipv4_icmp_echo([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 1, 1, b"")?;
+    /// assert_eq!(Ip::parse(&icmp)?.ports(), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn ports(&self) -> Option<(u16, u16)> {
         if self.walk != HeaderWalk::Complete || self.fragment_offset != 0 {
             return None;
@@ -519,6 +746,28 @@ pub(crate) fn write_summary(
 }
 
 /// The transport layer of an [`Ip`] view.
+///
+/// ```
+/// use netfilter::payload::{Ip, Transport};
+/// use netfilter_testkit::synth::payload;
+///
+/// fn describe(packet: &[u8]) -> String {
+///     let Ok(ip) = Ip::parse(packet) else { return "not IP".into() };
+///     match ip.transport() {
+///         Transport::Tcp(tcp) => format!("tcp to {}", tcp.destination_port()),
+///         Transport::Udp(udp) => format!("udp to {}", udp.destination_port()),
+///         Transport::Icmp(icmp) | Transport::Icmpv6(icmp) => format!("icmp {}", icmp.message_type()),
+///         Transport::Truncated { protocol, .. } => format!("protocol {protocol}, cut"),
+///         _ => "other".into(),
+///     }
+/// }
+/// let (a, b) = ([192, 0, 2, 1].into(), [192, 0, 2, 2].into());
+/// assert_eq!(describe(&payload::ipv4_tcp_syn(a, b, 1, 443, 0)?), "tcp to 443");
+/// assert_eq!(describe(&payload::ipv4_udp(a, b, 1, 53, b"")?), "udp to 53");
+/// assert_eq!(describe(&payload::ipv4_icmp_echo(a, b, 1, 1, b"")?), "icmp 8");
+/// assert_eq!(describe(&payload::ipv4_tcp_syn(a, b, 1, 443, 0)?[..30]), "protocol 6, cut");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 pub enum Transport<'a> {
@@ -563,6 +812,19 @@ pub enum Transport<'a> {
 
 bitflags::bitflags! {
     /// The flags of a TCP header.
+    ///
+    /// ```
+    /// # use netfilter::payload::{Ip, TcpFlags, Transport};
+    /// # use netfilter_testkit::synth::payload;
+    /// # let packet = payload::ipv4_tcp_data([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 40000, 80, 1000, 2000, b"GET /")?;
+    /// # let ip = Ip::parse(&packet)?;
+    /// # let Transport::Tcp(tcp) = ip.transport() else { unreachable!() };
+    /// assert_eq!(tcp.flags(), TcpFlags::PSH | TcpFlags::ACK);
+    /// let syn = payload::ipv4_tcp_syn([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 1, 2, 0)?;
+    /// let Transport::Tcp(syn) = Ip::parse(&syn)?.transport() else { unreachable!() };
+    /// assert!(syn.flags().contains(TcpFlags::SYN) && !syn.flags().contains(TcpFlags::ACK));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
     pub struct TcpFlags: u16 {
         /// No more data from the sender.
@@ -587,6 +849,19 @@ bitflags::bitflags! {
 }
 
 /// A TCP segment; at least its fixed 20-byte header was delivered.
+///
+/// ```
+/// use netfilter::payload::{Ip, TcpFlags, Transport};
+/// use netfilter_testkit::synth::payload;
+///
+/// let packet = payload::ipv4_tcp_data([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 40000, 80, 1000, 2000, b"GET /")?;
+/// let Transport::Tcp(tcp) = Ip::parse(&packet)?.transport() else { panic!("not TCP") };
+/// assert_eq!((tcp.source_port(), tcp.destination_port()), (40000, 80));
+/// assert_eq!((tcp.sequence(), tcp.acknowledgement()), (1000, 2000));
+/// assert!(tcp.flags().contains(TcpFlags::ACK));
+/// assert_eq!(tcp.payload(), b"GET /");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct Tcp<'a> {
     bytes: &'a [u8],
@@ -595,79 +870,250 @@ pub struct Tcp<'a> {
 
 impl<'a> Tcp<'a> {
     /// The source port.
+    ///
+    /// ```
+    /// # use netfilter::payload::{Ip, TcpFlags, Transport};
+    /// # use netfilter_testkit::synth::payload;
+    /// # let packet = payload::ipv4_tcp_data([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 40000, 80, 1000, 2000, b"GET /")?;
+    /// # let ip = Ip::parse(&packet)?;
+    /// # let Transport::Tcp(tcp) = ip.transport() else { unreachable!() };
+    /// assert_eq!(tcp.source_port(), 40000);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn source_port(&self) -> u16 {
         be16(self.bytes, 0)
     }
 
     /// The destination port.
+    ///
+    /// ```
+    /// # use netfilter::payload::{Ip, TcpFlags, Transport};
+    /// # use netfilter_testkit::synth::payload;
+    /// # let packet = payload::ipv4_tcp_data([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 40000, 80, 1000, 2000, b"GET /")?;
+    /// # let ip = Ip::parse(&packet)?;
+    /// # let Transport::Tcp(tcp) = ip.transport() else { unreachable!() };
+    /// assert_eq!(tcp.destination_port(), 80);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn destination_port(&self) -> u16 {
         be16(self.bytes, 2)
     }
 
     /// The sequence number.
+    ///
+    /// ```
+    /// # use netfilter::payload::{Ip, TcpFlags, Transport};
+    /// # use netfilter_testkit::synth::payload;
+    /// # let packet = payload::ipv4_tcp_data([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 40000, 80, 1000, 2000, b"GET /")?;
+    /// # let ip = Ip::parse(&packet)?;
+    /// # let Transport::Tcp(tcp) = ip.transport() else { unreachable!() };
+    /// assert_eq!(tcp.sequence(), 1000);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn sequence(&self) -> u32 {
         be32(self.bytes, 4)
     }
 
     /// The acknowledgement number (significant with [`TcpFlags::ACK`]).
+    ///
+    /// ```
+    /// # use netfilter::payload::{Ip, TcpFlags, Transport};
+    /// # use netfilter_testkit::synth::payload;
+    /// # let packet = payload::ipv4_tcp_data([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 40000, 80, 1000, 2000, b"GET /")?;
+    /// # let ip = Ip::parse(&packet)?;
+    /// # let Transport::Tcp(tcp) = ip.transport() else { unreachable!() };
+    /// assert!(tcp.flags().contains(TcpFlags::ACK));
+    /// assert_eq!(tcp.acknowledgement(), 2000);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn acknowledgement(&self) -> u32 {
         be32(self.bytes, 8)
     }
 
     /// The data offset field: the header's length in 32-bit words.
+    ///
+    /// ```
+    /// # use netfilter::payload::{Ip, TcpFlags, Transport};
+    /// # use netfilter_testkit::synth::payload;
+    /// # let packet = payload::ipv4_tcp_data([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 40000, 80, 1000, 2000, b"GET /")?;
+    /// # let ip = Ip::parse(&packet)?;
+    /// # let Transport::Tcp(tcp) = ip.transport() else { unreachable!() };
+    /// assert_eq!(tcp.data_offset(), 5); // 5 words: no options
+    /// assert_eq!(usize::from(tcp.data_offset()) * 4, tcp.header_len());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn data_offset(&self) -> u8 {
         self.bytes.get(12).map_or(0, |byte| byte >> 4)
     }
 
     /// The header's length in bytes, options included.
+    ///
+    /// ```
+    /// # use netfilter::payload::{Ip, TcpFlags, Transport};
+    /// # use netfilter_testkit::synth::payload;
+    /// # let packet = payload::ipv4_tcp_data([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 40000, 80, 1000, 2000, b"GET /")?;
+    /// # let ip = Ip::parse(&packet)?;
+    /// # let Transport::Tcp(tcp) = ip.transport() else { unreachable!() };
+    /// assert_eq!(tcp.header_len(), 20);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn header_len(&self) -> usize {
         usize::from(self.data_offset()) * 4
     }
 
     /// The flags.
+    ///
+    /// ```
+    /// # use netfilter::payload::{Ip, TcpFlags, Transport};
+    /// # use netfilter_testkit::synth::payload;
+    /// # let packet = payload::ipv4_tcp_data([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 40000, 80, 1000, 2000, b"GET /")?;
+    /// # let ip = Ip::parse(&packet)?;
+    /// # let Transport::Tcp(tcp) = ip.transport() else { unreachable!() };
+    /// assert_eq!(tcp.flags(), TcpFlags::PSH | TcpFlags::ACK);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn flags(&self) -> TcpFlags {
         TcpFlags::from_bits_retain(be16(self.bytes, 12) & 0x1ff)
     }
 
     /// The receive window (unscaled).
+    ///
+    /// ```
+    /// # use netfilter::payload::{Ip, TcpFlags, Transport};
+    /// # use netfilter_testkit::synth::payload;
+    /// # let packet = payload::ipv4_tcp_data([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 40000, 80, 1000, 2000, b"GET /")?;
+    /// # let ip = Ip::parse(&packet)?;
+    /// # let Transport::Tcp(tcp) = ip.transport() else { unreachable!() };
+    /// assert_eq!(tcp.window(), payload::TCP_WINDOW);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn window(&self) -> u16 {
         be16(self.bytes, 14)
     }
 
     /// The checksum field as delivered (with [`SkbInfo::CSUMNOTREADY`], only the
     /// pseudo-header sum).
+    ///
+    /// ```
+    /// # use netfilter::payload::{Ip, TcpFlags, Transport};
+    /// # use netfilter_testkit::synth::payload;
+    /// # let packet = payload::ipv4_tcp_data([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 40000, 80, 1000, 2000, b"GET /")?;
+    /// # let ip = Ip::parse(&packet)?;
+    /// # let Transport::Tcp(tcp) = ip.transport() else { unreachable!() };
+    /// // A complete checksum: fixing the checksums from scratch leaves it as it is.
+    /// let mut fixed = packet.clone();
+    /// netfilter::payload::fix_checksums(&mut fixed)?;
+    /// assert_eq!(fixed, packet);
+    /// assert_ne!(tcp.checksum(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn checksum(&self) -> u16 {
         be16(self.bytes, 16)
     }
 
     /// The urgent pointer.
+    ///
+    /// ```
+    /// # use netfilter::payload::{Ip, TcpFlags, Transport};
+    /// # use netfilter_testkit::synth::payload;
+    /// # let packet = payload::ipv4_tcp_data([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 40000, 80, 1000, 2000, b"GET /")?;
+    /// # let ip = Ip::parse(&packet)?;
+    /// # let Transport::Tcp(tcp) = ip.transport() else { unreachable!() };
+    /// assert!(!tcp.flags().contains(TcpFlags::URG));
+    /// assert_eq!(tcp.urgent_pointer(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn urgent_pointer(&self) -> u16 {
         be16(self.bytes, 18)
     }
 
     /// The options, or `None` when the copy range cut them.
+    ///
+    /// ```
+    /// # use netfilter::payload::{Ip, TcpFlags, Transport};
+    /// # use netfilter_testkit::synth::payload;
+    /// # let packet = payload::ipv4_tcp_data([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 40000, 80, 1000, 2000, b"GET /")?;
+    /// # let ip = Ip::parse(&packet)?;
+    /// # let Transport::Tcp(tcp) = ip.transport() else { unreachable!() };
+    /// assert_eq!(tcp.options(), Some(&[][..])); // none, and none cut
+    /// let mut with_mss = Vec::new();
+    /// etherparse::PacketBuilder::ipv4([192, 0, 2, 1], [192, 0, 2, 2], 64)
+    ///     .tcp(1, 2, 0, 1024)
+    ///     .syn()
+    ///     .options_raw(&[2, 4, 0x05, 0xb4])? // MSS 1460
+    ///     .write(&mut with_mss, &[])?;
+    /// let Transport::Tcp(syn) = Ip::parse(&with_mss)?.transport() else { unreachable!() };
+    /// assert_eq!((syn.header_len(), syn.options()), (24, Some(&[2, 4, 0x05, 0xb4][..])));
+    /// let Transport::Tcp(cut) = Ip::parse(&with_mss[..42])?.transport() else { unreachable!() };
+    /// assert_eq!(cut.options(), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn options(&self) -> Option<&'a [u8]> {
         self.bytes.get(TCP_MIN_HEADER..self.header_len())
     }
 
     /// The data bytes delivered (empty when the header itself is cut).
+    ///
+    /// ```
+    /// # use netfilter::payload::{Ip, TcpFlags, Transport};
+    /// # use netfilter_testkit::synth::payload;
+    /// # let packet = payload::ipv4_tcp_data([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 40000, 80, 1000, 2000, b"GET /")?;
+    /// # let ip = Ip::parse(&packet)?;
+    /// # let Transport::Tcp(tcp) = ip.transport() else { unreachable!() };
+    /// assert_eq!(tcp.payload(), b"GET /");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn payload(&self) -> &'a [u8] {
         self.bytes.get(self.header_len()..).unwrap_or(&[])
     }
 
     /// The data's length according to the IP header (may exceed `payload().len()` when the
     /// packet is cut).
+    ///
+    /// ```
+    /// # use netfilter::payload::{Ip, TcpFlags, Transport};
+    /// # use netfilter_testkit::synth::payload;
+    /// # let packet = payload::ipv4_tcp_data([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 40000, 80, 1000, 2000, b"GET /")?;
+    /// # let ip = Ip::parse(&packet)?;
+    /// # let Transport::Tcp(tcp) = ip.transport() else { unreachable!() };
+    /// let Transport::Tcp(cut) = Ip::parse(&packet[..42])?.transport() else { unreachable!() };
+    /// assert_eq!((cut.payload(), cut.payload_len()), (&b"GE"[..], 5));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn payload_len(&self) -> usize {
         self.segment_len.saturating_sub(self.header_len())
     }
 
     /// Whether the copy range cut the segment (header options or data).
+    ///
+    /// ```
+    /// # use netfilter::payload::{Ip, TcpFlags, Transport};
+    /// # use netfilter_testkit::synth::payload;
+    /// # let packet = payload::ipv4_tcp_data([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 40000, 80, 1000, 2000, b"GET /")?;
+    /// # let ip = Ip::parse(&packet)?;
+    /// # let Transport::Tcp(tcp) = ip.transport() else { unreachable!() };
+    /// assert!(!tcp.is_truncated());
+    /// let Transport::Tcp(cut) = Ip::parse(&packet[..42])?.transport() else { unreachable!() };
+    /// assert!(cut.is_truncated());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_truncated(&self) -> bool {
         self.bytes.len() < self.segment_len || self.bytes.len() < self.header_len()
     }
 }
 
 /// A UDP datagram; at least its 8-byte header was delivered.
+///
+/// ```
+/// use netfilter::payload::{Ip, Transport};
+/// use netfilter_testkit::synth::payload;
+///
+/// let packet = payload::ipv6_udp("2001:db8::1".parse()?, "2001:db8::2".parse()?, 5353, 53, b"query")?;
+/// let Transport::Udp(udp) = Ip::parse(&packet)?.transport() else { panic!("not UDP") };
+/// assert_eq!((udp.source_port(), udp.destination_port()), (5353, 53));
+/// assert_eq!((udp.length(), udp.payload()), (13, &b"query"[..]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct Udp<'a> {
     bytes: &'a [u8],
@@ -676,28 +1122,79 @@ pub struct Udp<'a> {
 
 impl<'a> Udp<'a> {
     /// The source port.
+    ///
+    /// ```
+    /// # use netfilter::payload::{Ip, Transport};
+    /// # use netfilter_testkit::synth::payload;
+    /// # let packet = payload::ipv4_udp([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 5353, 53, b"query")?;
+    /// # let ip = Ip::parse(&packet)?;
+    /// # let Transport::Udp(udp) = ip.transport() else { unreachable!() };
+    /// assert_eq!(udp.source_port(), 5353);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn source_port(&self) -> u16 {
         be16(self.bytes, 0)
     }
 
     /// The destination port.
+    ///
+    /// ```
+    /// # use netfilter::payload::{Ip, Transport};
+    /// # use netfilter_testkit::synth::payload;
+    /// # let packet = payload::ipv4_udp([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 5353, 53, b"query")?;
+    /// # let ip = Ip::parse(&packet)?;
+    /// # let Transport::Udp(udp) = ip.transport() else { unreachable!() };
+    /// assert_eq!(udp.destination_port(), 53);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn destination_port(&self) -> u16 {
         be16(self.bytes, 2)
     }
 
     /// The length field: header and data, in bytes.
+    ///
+    /// ```
+    /// # use netfilter::payload::{Ip, Transport};
+    /// # use netfilter_testkit::synth::payload;
+    /// # let packet = payload::ipv4_udp([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 5353, 53, b"query")?;
+    /// # let ip = Ip::parse(&packet)?;
+    /// # let Transport::Udp(udp) = ip.transport() else { unreachable!() };
+    /// assert_eq!(udp.length(), 8 + 5);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn length(&self) -> u16 {
         be16(self.bytes, 4)
     }
 
     /// The checksum field as delivered (0: none, IPv4 only; with
     /// [`SkbInfo::CSUMNOTREADY`], only the pseudo-header sum).
+    ///
+    /// ```
+    /// # use netfilter::payload::{Ip, Transport};
+    /// # use netfilter_testkit::synth::payload;
+    /// # let packet = payload::ipv4_udp([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 5353, 53, b"query")?;
+    /// # let ip = Ip::parse(&packet)?;
+    /// # let Transport::Udp(udp) = ip.transport() else { unreachable!() };
+    /// assert_ne!(udp.checksum(), 0); // computed (0 would mean none, IPv4 only)
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn checksum(&self) -> u16 {
         be16(self.bytes, 6)
     }
 
     /// The data's length: the length field's, or, when that field is not credible (under 8 or
     /// beyond the IP packet, as in GSO super-packets), what the IP header leaves for it.
+    ///
+    /// ```
+    /// # use netfilter::payload::{Ip, Transport};
+    /// # use netfilter_testkit::synth::payload;
+    /// # let packet = payload::ipv4_udp([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 5353, 53, b"query")?;
+    /// # let ip = Ip::parse(&packet)?;
+    /// # let Transport::Udp(udp) = ip.transport() else { unreachable!() };
+    /// let Transport::Udp(cut) = Ip::parse(&packet[..30])?.transport() else { unreachable!() };
+    /// assert_eq!((cut.payload(), cut.payload_len()), (&b"qu"[..], 5));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn payload_len(&self) -> usize {
         let field = usize::from(self.length());
         if (UDP_HEADER..=self.segment_len).contains(&field) {
@@ -708,18 +1205,51 @@ impl<'a> Udp<'a> {
     }
 
     /// The data bytes delivered.
+    ///
+    /// ```
+    /// # use netfilter::payload::{Ip, Transport};
+    /// # use netfilter_testkit::synth::payload;
+    /// # let packet = payload::ipv4_udp([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 5353, 53, b"query")?;
+    /// # let ip = Ip::parse(&packet)?;
+    /// # let Transport::Udp(udp) = ip.transport() else { unreachable!() };
+    /// assert_eq!(udp.payload(), b"query");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn payload(&self) -> &'a [u8] {
         let end = (UDP_HEADER + self.payload_len()).min(self.bytes.len());
         self.bytes.get(UDP_HEADER..end).unwrap_or(&[])
     }
 
     /// Whether the copy range cut the datagram.
+    ///
+    /// ```
+    /// # use netfilter::payload::{Ip, Transport};
+    /// # use netfilter_testkit::synth::payload;
+    /// # let packet = payload::ipv4_udp([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 5353, 53, b"query")?;
+    /// # let ip = Ip::parse(&packet)?;
+    /// # let Transport::Udp(udp) = ip.transport() else { unreachable!() };
+    /// assert!(!udp.is_truncated());
+    /// let Transport::Udp(cut) = Ip::parse(&packet[..30])?.transport() else { unreachable!() };
+    /// assert!(cut.is_truncated());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_truncated(&self) -> bool {
         self.bytes.len() < UDP_HEADER + self.payload_len()
     }
 }
 
 /// An ICMP or ICMPv6 message; at least its type, code and checksum were delivered.
+///
+/// ```
+/// use netfilter::payload::{Ip, Transport};
+/// use netfilter_testkit::synth::payload;
+///
+/// let packet = payload::ipv6_icmp_echo("2001:db8::1".parse()?, "2001:db8::2".parse()?, 7, 1, b"ping")?;
+/// let Transport::Icmpv6(icmp) = Ip::parse(&packet)?.transport() else { panic!("not ICMPv6") };
+/// assert_eq!((icmp.message_type(), icmp.code()), (128, 0)); // echo request
+/// assert_eq!(icmp.payload(), b"ping");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct Icmp<'a> {
     bytes: &'a [u8],
@@ -729,22 +1259,68 @@ pub struct Icmp<'a> {
 impl<'a> Icmp<'a> {
     /// The message type (8 echo request, 0 echo reply, 3 destination unreachable, ...; for
     /// ICMPv6 128 echo request, 129 echo reply, 1 destination unreachable, ...).
+    ///
+    /// ```
+    /// # use netfilter::payload::{Ip, Transport};
+    /// # use netfilter_testkit::synth::payload;
+    /// # let packet = payload::ipv4_icmp_echo([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 7, 1, b"ping")?;
+    /// # let ip = Ip::parse(&packet)?;
+    /// # let Transport::Icmp(icmp) = ip.transport() else { unreachable!() };
+    /// assert_eq!(icmp.message_type(), 8); // echo request
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn message_type(&self) -> u8 {
         self.bytes.first().copied().unwrap_or(0)
     }
 
     /// The code.
+    ///
+    /// ```
+    /// # use netfilter::payload::{Ip, Transport};
+    /// # use netfilter_testkit::synth::payload;
+    /// # let packet = payload::ipv4_icmp_echo([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 7, 1, b"ping")?;
+    /// # let ip = Ip::parse(&packet)?;
+    /// # let Transport::Icmp(icmp) = ip.transport() else { unreachable!() };
+    /// assert_eq!(icmp.code(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn code(&self) -> u8 {
         self.bytes.get(1).copied().unwrap_or(0)
     }
 
     /// The checksum field.
+    ///
+    /// ```
+    /// # use netfilter::payload::{Ip, Transport};
+    /// # use netfilter_testkit::synth::payload;
+    /// # let packet = payload::ipv4_icmp_echo([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 7, 1, b"ping")?;
+    /// # let ip = Ip::parse(&packet)?;
+    /// # let Transport::Icmp(icmp) = ip.transport() else { unreachable!() };
+    /// let mut fixed = packet.clone();
+    /// netfilter::payload::fix_checksums(&mut fixed)?;
+    /// assert_eq!(fixed, packet); // the checksum verifies
+    /// assert_ne!(icmp.checksum(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn checksum(&self) -> u16 {
         be16(self.bytes, 2)
     }
 
     /// The four bytes after the checksum (identifier and sequence number of an echo, the
     /// MTU of a "packet too big", ...), or `None` when cut.
+    ///
+    /// ```
+    /// # use netfilter::payload::{Ip, Transport};
+    /// # use netfilter_testkit::synth::payload;
+    /// # let packet = payload::ipv4_icmp_echo([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 7, 1, b"ping")?;
+    /// # let ip = Ip::parse(&packet)?;
+    /// # let Transport::Icmp(icmp) = ip.transport() else { unreachable!() };
+    /// let [id, seq] = [0, 2].map(|i| u16::from_be_bytes(icmp.rest_of_header().unwrap()[i..i + 2].try_into().unwrap()));
+    /// assert_eq!((id, seq), (7, 1));
+    /// let Transport::Icmp(cut) = Ip::parse(&packet[..25])?.transport() else { unreachable!() };
+    /// assert_eq!(cut.rest_of_header(), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn rest_of_header(&self) -> Option<[u8; 4]> {
         match self.bytes.get(4..8) {
             Some(&[a, b, c, d]) => Some([a, b, c, d]),
@@ -754,11 +1330,33 @@ impl<'a> Icmp<'a> {
 
     /// The data after the 8-byte header that was delivered (for errors, the start of the
     /// offending packet; for echoes, the echoed data).
+    ///
+    /// ```
+    /// # use netfilter::payload::{Ip, Transport};
+    /// # use netfilter_testkit::synth::payload;
+    /// # let packet = payload::ipv4_icmp_echo([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 7, 1, b"ping")?;
+    /// # let ip = Ip::parse(&packet)?;
+    /// # let Transport::Icmp(icmp) = ip.transport() else { unreachable!() };
+    /// assert_eq!(icmp.payload(), b"ping"); // the echoed data
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn payload(&self) -> &'a [u8] {
         self.bytes.get(ICMP_HEADER..).unwrap_or(&[])
     }
 
     /// Whether the copy range cut the message.
+    ///
+    /// ```
+    /// # use netfilter::payload::{Ip, Transport};
+    /// # use netfilter_testkit::synth::payload;
+    /// # let packet = payload::ipv4_icmp_echo([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 7, 1, b"ping")?;
+    /// # let ip = Ip::parse(&packet)?;
+    /// # let Transport::Icmp(icmp) = ip.transport() else { unreachable!() };
+    /// assert!(!icmp.is_truncated());
+    /// let Transport::Icmp(cut) = Ip::parse(&packet[..30])?.transport() else { unreachable!() };
+    /// assert!(cut.is_truncated());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_truncated(&self) -> bool {
         self.bytes.len() < self.segment_len
     }
@@ -999,6 +1597,24 @@ pub fn fix_lengths(packet: &mut [u8]) -> Result<()> {
 /// [`Error::BadPacket`] when the packet is not a whole IPv4 or IPv6 packet whose length
 /// fields match `packet.len()` (cut by the copy range, trailing bytes, a transport header too
 /// short).
+///
+/// ```
+/// use netfilter::payload::{Ip, fix_checksums};
+/// use netfilter_testkit::synth::payload;
+///
+/// let mut packet = payload::ipv4_udp([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 1, 53, b"query")?;
+/// let good = packet.clone();
+/// packet[8] = 1; // TTL 1: the IPv4 header checksum is now wrong
+/// fix_checksums(&mut packet)?;
+/// assert_ne!(packet[10..12], good[10..12]);
+/// assert_eq!(Ip::parse(&packet)?.ttl(), 1);
+/// packet[8] = 64;
+/// fix_checksums(&mut packet)?;
+/// assert_eq!(packet, good);
+/// // A cut packet cannot be fixed.
+/// assert!(fix_checksums(&mut packet[..30]).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn fix_checksums(packet: &mut [u8]) -> Result<()> {
     let layout = Layout::of(packet)?;
     layout.write_ip_checksum(packet)?;
@@ -1058,6 +1674,18 @@ impl Editor {
     /// IPv6 packet (cut by the copy range: the replacement would drop the tail; trailing
     /// bytes; unknown length), a fragment, a malformed header, or a pending checksum offload
     /// (`CSUMNOTREADY`) for a protocol other than TCP and UDP.
+    ///
+    /// ```
+    /// # use netfilter::SkbInfo;
+    /// # use netfilter::payload::{Editor, Ip, Transport};
+    /// # use netfilter_testkit::synth::payload;
+    /// # let packet = payload::ipv4_udp([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 5353, 53, b"query")?;
+    /// let editor = Editor::new(&packet, SkbInfo::empty())?;
+    /// assert_eq!(editor.bytes(), &packet[..]);
+    /// // A packet cut by the copy range would lose its tail: refused.
+    /// assert!(matches!(Editor::new(&packet[..30], SkbInfo::empty()), Err(netfilter::Error::BadPacket { .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(packet: &[u8], info: SkbInfo) -> Result<Editor> {
         let layout = Layout::of(packet).map_err(|err| match err {
             Error::BadPacket { reason } if info.contains(SkbInfo::GSO) => {
@@ -1114,23 +1742,78 @@ impl Editor {
     }
 
     /// The skb info given to [`new`](Self::new).
+    ///
+    /// ```
+    /// # use netfilter::SkbInfo;
+    /// # use netfilter::payload::{Editor, Ip, Transport};
+    /// # use netfilter_testkit::synth::payload;
+    /// # let packet = payload::ipv4_udp([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 5353, 53, b"query")?;
+    /// let editor = Editor::new(&packet, SkbInfo::CSUMNOTREADY)?;
+    /// assert_eq!(editor.info(), SkbInfo::CSUMNOTREADY);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn info(&self) -> SkbInfo {
         self.info
     }
 
     /// Whether the original transport checksum was wrong (and will stay wrong). Always
     /// `false` with `CSUMNOTREADY`, where the delivered field is not a checksum.
+    ///
+    /// ```
+    /// # use netfilter::SkbInfo;
+    /// # use netfilter::payload::{Editor, Ip, Transport};
+    /// # use netfilter_testkit::synth::payload;
+    /// # let packet = payload::ipv4_udp([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 5353, 53, b"query")?;
+    /// assert!(!Editor::new(&packet, SkbInfo::empty())?.original_checksum_was_wrong());
+    /// let mut corrupt = packet.clone();
+    /// corrupt[26] ^= 0xff; // the UDP checksum
+    /// let editor = Editor::new(&corrupt, SkbInfo::empty())?;
+    /// assert!(editor.original_checksum_was_wrong());
+    /// // The rewrite stays wrong, so the kernel drops it as it would have dropped the original.
+    /// let rewritten = editor.finish()?;
+    /// let mut verified = rewritten.clone();
+    /// netfilter::payload::fix_checksums(&mut verified)?;
+    /// assert_ne!(verified, rewritten);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn original_checksum_was_wrong(&self) -> bool {
         self.carried.is_some()
     }
 
     /// The packet as edited so far (lengths updated, checksums not yet).
+    ///
+    /// ```
+    /// # use netfilter::SkbInfo;
+    /// # use netfilter::payload::{Editor, Ip, Transport};
+    /// # use netfilter_testkit::synth::payload;
+    /// # let packet = payload::ipv4_udp([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 5353, 53, b"query")?;
+    /// let mut editor = Editor::new(&packet, SkbInfo::empty())?;
+    /// editor.set_transport_payload(b"q")?;
+    /// assert_eq!(editor.bytes().len(), 20 + 8 + 1);
+    /// assert_eq!(&editor.bytes()[2..4], &29u16.to_be_bytes()); // total length already updated
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn bytes(&self) -> &[u8] {
         &self.bytes
     }
 
     /// The packet's bytes, to edit in place (headers too: addresses, ports, TTL...). The
     /// length cannot change through this; use [`splice`](Self::splice) for that.
+    ///
+    /// ```
+    /// # use netfilter::SkbInfo;
+    /// # use netfilter::payload::{Editor, Ip, Transport};
+    /// # use netfilter_testkit::synth::payload;
+    /// # let packet = payload::ipv4_udp([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 5353, 53, b"query")?;
+    /// let mut editor = Editor::new(&packet, SkbInfo::empty())?;
+    /// editor.bytes_mut()[16..20].copy_from_slice(&[198, 51, 100, 7]); // a new destination
+    /// let rewritten = editor.finish()?;
+    /// assert_eq!(Ip::parse(&rewritten)?.destination(), std::net::Ipv4Addr::new(198, 51, 100, 7));
+    /// let mut verified = rewritten.clone();
+    /// netfilter::payload::fix_checksums(&mut verified)?;
+    /// assert_eq!(verified, rewritten); // both checksums cover the new address
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn bytes_mut(&mut self) -> &mut [u8] {
         &mut self.bytes
     }
@@ -1140,6 +1823,20 @@ impl Editor {
     /// # Errors
     /// [`Error::BadPacket`] if edits through [`bytes_mut`](Self::bytes_mut) broke the IP
     /// header.
+    ///
+    /// ```
+    /// # use netfilter::SkbInfo;
+    /// # use netfilter::payload::{Editor, Ip, Transport};
+    /// # use netfilter_testkit::synth::payload;
+    /// # let packet = payload::ipv4_udp([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 5353, 53, b"query")?;
+    /// let mut editor = Editor::new(&packet, SkbInfo::empty())?;
+    /// editor.set_transport_payload(b"a longer query")?;
+    /// let view = editor.view()?;
+    /// assert_eq!(view.total_len(), Some(20 + 8 + 14));
+    /// let Transport::Udp(udp) = view.transport() else { unreachable!() };
+    /// assert_eq!(udp.length(), 8 + 14);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn view(&self) -> Result<Ip<'_>> {
         Ip::parse(&self.bytes)
     }
@@ -1147,11 +1844,34 @@ impl Editor {
     /// Where the transport payload lies in [`bytes`](Self::bytes): after the TCP header with
     /// its options, the UDP header, or the 8-byte ICMP header; for other protocols, after the
     /// IP headers.
+    ///
+    /// ```
+    /// # use netfilter::SkbInfo;
+    /// # use netfilter::payload::{Editor, Ip, Transport};
+    /// # use netfilter_testkit::synth::payload;
+    /// # let packet = payload::ipv4_udp([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 5353, 53, b"query")?;
+    /// let editor = Editor::new(&packet, SkbInfo::empty())?;
+    /// assert_eq!(editor.payload_range(), 28..33); // after the IPv4 and UDP headers
+    /// assert_eq!(&editor.bytes()[editor.payload_range()], b"query");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn payload_range(&self) -> Range<usize> {
         self.payload_start..self.bytes.len()
     }
 
     /// The transport payload as edited so far.
+    ///
+    /// ```
+    /// # use netfilter::SkbInfo;
+    /// # use netfilter::payload::{Editor, Ip, Transport};
+    /// # use netfilter_testkit::synth::payload;
+    /// # let packet = payload::ipv4_udp([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 5353, 53, b"query")?;
+    /// let mut editor = Editor::new(&packet, SkbInfo::empty())?;
+    /// assert_eq!(editor.transport_payload(), b"query");
+    /// editor.set_transport_payload(b"answer")?;
+    /// assert_eq!(editor.transport_payload(), b"answer");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn transport_payload(&self) -> &[u8] {
         self.bytes.get(self.payload_start..).unwrap_or(&[])
     }
@@ -1160,6 +1880,23 @@ impl Editor {
     ///
     /// # Errors
     /// [`Error::OutOfRange`] when the packet would exceed [`MAX_PACKET_LEN`].
+    ///
+    /// ```
+    /// # use netfilter::SkbInfo;
+    /// # use netfilter::payload::{Editor, Ip, Transport};
+    /// # use netfilter_testkit::synth::payload;
+    /// # let packet = payload::ipv4_udp([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 5353, 53, b"query")?;
+    /// let mut editor = Editor::new(&packet, SkbInfo::empty())?;
+    /// editor.set_transport_payload(b"")?;
+    /// let emptied = editor.finish()?;
+    /// let Transport::Udp(udp) = Ip::parse(&emptied)?.transport() else { unreachable!() };
+    /// assert_eq!((udp.length(), udp.payload()), (8, &b""[..]));
+    /// // More than a verdict can carry is refused.
+    /// let mut editor = Editor::new(&packet, SkbInfo::empty())?;
+    /// let huge = vec![0; netfilter::payload::MAX_PACKET_LEN];
+    /// assert!(matches!(editor.set_transport_payload(&huge), Err(netfilter::Error::OutOfRange { .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set_transport_payload(&mut self, data: &[u8]) -> Result<()> {
         self.splice(self.payload_range(), data)
     }
@@ -1174,6 +1911,21 @@ impl Editor {
     /// [`Error::OutOfRange`] when `range` is not within the packet or the packet would
     /// exceed [`MAX_PACKET_LEN`]; [`Error::BadPacket`] when a length-changing replacement
     /// starts before the transport payload.
+    ///
+    /// ```
+    /// # use netfilter::SkbInfo;
+    /// # use netfilter::payload::{Editor, Ip, Transport};
+    /// # use netfilter_testkit::synth::payload;
+    /// # let packet = payload::ipv4_udp([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 5353, 53, b"query")?;
+    /// let mut editor = Editor::new(&packet, SkbInfo::empty())?;
+    /// let start = editor.payload_range().start;
+    /// editor.splice(start..start + 1, b"Q")?; // same length: anywhere
+    /// editor.splice(start + 5..start + 5, b"?")?; // longer: inside the payload only
+    /// assert_eq!(editor.transport_payload(), b"Query?");
+    /// // Growing a header is refused: it would shift the fields after it.
+    /// assert!(matches!(editor.splice(0..1, b"ab"), Err(netfilter::Error::BadPacket { .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn splice(&mut self, range: Range<usize>, data: &[u8]) -> Result<()> {
         let len = self.bytes.len();
         if range.end > len {
@@ -1225,6 +1977,22 @@ impl Editor {
     /// # Errors
     /// [`Error::BadPacket`] if edits through [`bytes_mut`](Self::bytes_mut) broke the
     /// headers.
+    ///
+    /// ```
+    /// # use netfilter::SkbInfo;
+    /// # use netfilter::payload::{Editor, Ip, Transport};
+    /// # use netfilter_testkit::synth::payload;
+    /// # let packet = payload::ipv4_udp([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 5353, 53, b"query")?;
+    /// let mut editor = Editor::new(&packet, SkbInfo::empty())?;
+    /// editor.set_transport_payload(b"reply")?;
+    /// let replacement = editor.finish()?;
+    /// // Lengths and checksums are final: recomputing them changes nothing.
+    /// let mut check = replacement.clone();
+    /// netfilter::payload::fix_lengths(&mut check)?;
+    /// netfilter::payload::fix_checksums(&mut check)?;
+    /// assert_eq!(check, replacement);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn finish(mut self) -> Result<Vec<u8>> {
         fix_lengths(&mut self.bytes)?;
         let layout = Layout::of(&self.bytes)?;

@@ -57,6 +57,29 @@ const MESSAGE_OVERHEAD: usize = 4096;
 /// the kernel's deliver-nothing `COPY_NONE`; the GSO flag is on (large packets arrive whole);
 /// verdicts are batched; a packet dropped without a verdict is **dropped** (fail closed, as
 /// the kernel does with the packets of a program that goes away); overruns are reported.
+///
+/// ```
+/// use netfilter::{CopyMode, Error, Queue, QueueFlags};
+/// use netfilter_testkit::fake::FakeKernel;
+///
+/// let (kernel, transport) = FakeKernel::new()?;
+/// let queue = Queue::builder(3)
+///     .copy(CopyMode::Packet, 256)
+///     .max_len(4096)
+///     .fail_open(true)
+///     .transport(transport)
+///     .open()?;
+/// assert_eq!(queue.numbers(), &[3]);
+/// let settings = kernel.config(3).expect("queue 3 is bound");
+/// assert_eq!((settings.copy_range, settings.maxlen), (256, 4096));
+/// let flags = QueueFlags::from_bits_retain(settings.flags);
+/// assert!(flags.contains(QueueFlags::FAIL_OPEN | QueueFlags::GSO)); // GSO is on by default
+///
+/// // A copy range over 0xffff is refused before anything is sent.
+/// let err = Queue::builder(3).copy(CopyMode::Packet, 70_000).open().unwrap_err();
+/// assert!(matches!(err, Error::OutOfRange { what: "copy range", .. }));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 #[must_use = "a builder does nothing until opened"]
 pub struct QueueBuilder {
@@ -93,6 +116,22 @@ impl QueueBuilder {
     /// kernel takes them; python-netfilterqueue's default `range=65535` works as is. A range
     /// smaller than a packet cuts its payload; the packet then tells its real length
     /// ([`Packet::cap_len`]). The range matters only with [`CopyMode::Packet`].
+    ///
+    /// ```
+    /// use netfilter::CopyMode;
+    /// # use netfilter::Queue;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::QueuePacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// let mut queue = Queue::builder(0).copy(CopyMode::Packet, 20).transport(transport).open()?;
+    /// kernel.queue_packet(QueuePacketBuilder::ipv4(0).payload(vec![0x45; 100]))?;
+    /// let packet = queue.recv()?;
+    /// assert_eq!(packet.payload().len(), 20);
+    /// assert!(packet.is_truncated());
+    /// assert_eq!(packet.cap_len(), Some(100)); // the real length
+    /// packet.accept()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn copy(mut self, mode: CopyMode, range: u32) -> QueueBuilder {
         self.copy_mode = mode;
         self.copy_range = clamp_copy_range(range);
@@ -100,23 +139,70 @@ impl QueueBuilder {
     }
 
     /// How many packets may wait for a verdict in the kernel (the kernel's default: 1024).
+    ///
+    /// ```
+    /// # use netfilter::Queue;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::QueuePacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// let _queue = Queue::builder(0).max_len(10_000).transport(transport).open()?;
+    /// assert_eq!(kernel.config(0).map(|s| s.maxlen), Some(10_000));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn max_len(mut self, packets: u32) -> QueueBuilder {
         self.maxlen = Some(packets);
         self
     }
 
     /// Accept packets instead of dropping them when the queue is full.
+    ///
+    /// ```
+    /// use netfilter::QueueFlags;
+    /// # use netfilter::Queue;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::QueuePacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// let _queue = Queue::builder(0).fail_open(true).transport(transport).open()?;
+    /// let flags = kernel.config(0).map(|s| QueueFlags::from_bits_retain(s.flags)).unwrap();
+    /// assert!(flags.contains(QueueFlags::FAIL_OPEN));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn fail_open(self, on: bool) -> QueueBuilder {
         self.flag(QueueFlags::FAIL_OPEN, on)
     }
 
     /// Deliver GSO packets whole (on by default): payloads may exceed the MTU, and no time is
     /// spent segmenting in the kernel.
+    ///
+    /// ```
+    /// use netfilter::QueueFlags;
+    /// # use netfilter::Queue;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::QueuePacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// let _queue = Queue::builder(0).gso(false).transport(transport).open()?;
+    /// let flags = kernel.config(0).map(|s| QueueFlags::from_bits_retain(s.flags)).unwrap();
+    /// assert!(!flags.contains(QueueFlags::GSO));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn gso(self, on: bool) -> QueueBuilder {
         self.flag(QueueFlags::GSO, on)
     }
 
     /// Attach the sending socket's uid and gid to local packets.
+    ///
+    /// ```
+    /// # use netfilter::Queue;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::QueuePacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// let mut queue = Queue::builder(0).uid_gid(true).transport(transport).open()?;
+    /// kernel.queue_packet(QueuePacketBuilder::ipv4(0).uid_gid(1000, 100))?;
+    /// let packet = queue.recv()?;
+    /// assert_eq!((packet.uid(), packet.gid()), (Some(1000), Some(100)));
+    /// packet.accept()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn uid_gid(self, on: bool) -> QueueBuilder {
         self.flag(QueueFlags::UID_GID, on)
     }
@@ -127,6 +213,19 @@ impl QueueBuilder {
     }
 
     /// Attach the packet's conntrack entry (needs the kernel's conntrack glue for queues).
+    ///
+    /// ```
+    /// use netfilter::{Error, QueueFlags};
+    /// # use netfilter::Queue;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::QueuePacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// // A kernel without the conntrack glue for queues refuses the flag.
+    /// kernel.unsupported_queue_flags(QueueFlags::CONNTRACK.bits());
+    /// let err = Queue::builder(0).conntrack(true).transport(transport).open().unwrap_err();
+    /// assert!(matches!(err, Error::Unsupported { .. }));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn conntrack(self, on: bool) -> QueueBuilder {
         self.flag(QueueFlags::CONNTRACK, on)
     }
@@ -153,6 +252,20 @@ impl QueueBuilder {
     /// Whether verdicts are coalesced (the default): consecutive equal verdicts become one
     /// batch verdict and several verdicts travel in one send. Off, each verdict is sent on
     /// its own at once.
+    ///
+    /// ```
+    /// # use netfilter::Queue;
+    /// # use netfilter_testkit::fake::FakeKernel;
+    /// # use netfilter_testkit::synth::QueuePacketBuilder;
+    /// # let (kernel, transport) = FakeKernel::new()?;
+    /// let mut queue = Queue::builder(0).batching(false).transport(transport).open()?;
+    /// let id = kernel.queue_packet(QueuePacketBuilder::ipv4(0))?;
+    /// queue.recv()?.accept()?;
+    /// // Sent at once, without a flush, as a single verdict.
+    /// let settled = kernel.verdict(0, id).expect("settled");
+    /// assert!(!settled.is_batch());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn batching(mut self, on: bool) -> QueueBuilder {
         self.batching = on;
         self
@@ -237,6 +350,17 @@ impl QueueBuilder {
     /// [`Error::OutOfRange`] for a copy range over 0xffff or an empty queue range (nothing is
     /// sent); [`Error::NotPermitted`] when another socket owns a queue or the
     /// process lacks `CAP_NET_ADMIN`; [`Error::Unsupported`] for a flag the kernel lacks.
+    ///
+    /// ```
+    /// use netfilter::{Error, Queue};
+    /// use netfilter_testkit::fake::FakeKernel;
+    ///
+    /// let (kernel, transport) = FakeKernel::new()?;
+    /// kernel.bind_elsewhere(0); // another program serves queue 0
+    /// let err = Queue::builder(0).transport(transport).open().unwrap_err();
+    /// assert!(matches!(err, Error::NotPermitted { .. }));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn open(self) -> Result<Queue> {
         check_copy_range(self.copy_range)?;
         if self.queues.is_empty() {
@@ -700,6 +824,23 @@ impl Queue {
 }
 
 /// Counters of a [`Queue`]; see [`Queue::stats`].
+///
+/// ```
+/// # use netfilter::Queue;
+/// # use netfilter_testkit::fake::FakeKernel;
+/// # use netfilter_testkit::synth::QueuePacketBuilder;
+/// # let (kernel, transport) = FakeKernel::new()?;
+/// let mut queue = Queue::builder(0).transport(transport).open()?;
+/// // Sent as is, with the ids they carry: 2 to 4 never came.
+/// kernel.send(&QueuePacketBuilder::ipv4(0).packet_id(1).to_bytes()?)?;
+/// kernel.send(&QueuePacketBuilder::ipv4(0).packet_id(5).to_bytes()?)?;
+/// queue.recv()?.accept()?;
+/// queue.recv()?.accept()?;
+/// let stats = queue.stats()?;
+/// assert_eq!(stats.id_gaps, 3);
+/// assert!(stats.rows.is_empty()); // no procfs rows over a custom transport
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct QueueStats {
@@ -772,6 +913,21 @@ impl AsFd for Queue {
 }
 
 /// The blocking iterator of [`Queue::incoming`].
+///
+/// ```
+/// # use netfilter::Queue;
+/// # use netfilter_testkit::fake::FakeKernel;
+/// # use netfilter_testkit::synth::QueuePacketBuilder;
+/// # let (kernel, transport) = FakeKernel::new()?;
+/// let mut queue = Queue::builder(0).transport(transport).open()?;
+/// let ids = [kernel.queue_packet(QueuePacketBuilder::ipv4(0))?, kernel.queue_packet(QueuePacketBuilder::ipv4(0))?];
+/// for packet in queue.incoming().take(2) {
+///     packet?.accept()?;
+/// }
+/// queue.flush()?;
+/// assert!(ids.iter().all(|&id| kernel.verdict(0, id).is_some()));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct Incoming<'q> {
     queue: &'q mut Queue,

@@ -55,6 +55,16 @@ pub enum Space {
 /// that cannot be written in it.
 ///
 /// Every variant carries numbers, never text, so a caller can match on what went wrong.
+///
+/// ```
+/// use netfilter_safe::wire::{QueuePacket, WireError};
+///
+/// // Parse errors are structured: what was cut, how much was needed and how much there was.
+/// match QueuePacket::parse_bytes(&[0; 10]) {
+///     Err(WireError::Truncated { needed, got, .. }) => assert_eq!((needed, got), (16, 10)),
+///     other => panic!("unexpected {other:?}"),
+/// }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum WireError {

@@ -529,6 +529,21 @@ fn prefix_text<'m>(a: &Attr<'m>) -> Result<&'m [u8], WireError> {
 ///
 /// [`Emit`] writes `CMD`, `MODE`, `NLBUFSIZ`, `TIMEOUT`, `QTHRESH`, `FLAGS`, then the
 /// unknown attributes.
+///
+/// ```
+/// use netfilter_safe::wire::{Emit, LogConfig};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let mut config = LogConfig::default();
+/// config.header.res_id = 5; // group 5
+/// config.qthresh = Some(20);
+/// config.timeout = Some(50); // hundredths of a second
+/// let bytes = config.to_bytes()?;
+/// let parsed = LogConfig::parse_bytes(&bytes)?;
+/// assert_eq!((parsed.qthresh, parsed.timeout), (Some(20), Some(50)));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct LogConfig<'a> {

@@ -209,6 +209,27 @@ impl Emit for NlError<'_> {
 }
 
 /// Any message of an NFQUEUE or NFLOG conversation, parsed by its `nlmsg_type`.
+///
+/// ```
+/// use netfilter_safe::wire::{Message, Messages};
+/// use netfilter_testkit::synth::{Datagram, QueuePacketBuilder};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let datagram = Datagram::new()
+///     .push(QueuePacketBuilder::ipv4(0).packet_id(1).build())
+///     .push(QueuePacketBuilder::ipv4(0).packet_id(2).mark(7).build())
+///     .to_bytes()?;
+/// let mut ids = Vec::new();
+/// for message in Messages::new(&datagram) {
+///     match message? {
+///         Message::QueuePacket(packet) => ids.push((packet.packet_hdr.packet_id, packet.mark)),
+///         other => panic!("unexpected {other:?}"),
+///     }
+/// }
+/// assert_eq!(ids, [(1, None), (2, Some(7))]);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Message<'a> {
@@ -263,6 +284,18 @@ impl<'a> Message<'a> {
 /// A framing error (see [`NlMsgIter`]) is returned once and ends the iteration. An error
 /// inside one message (a bad attribute) is returned for that message only, and the following
 /// messages are still parsed: a malformed message never hides the packets after it.
+///
+/// ```
+/// use netfilter_safe::wire::{Messages, WireError};
+///
+/// // A header that claims more bytes than the datagram holds: an error, then the walk ends.
+/// let mut bad = 100u32.to_ne_bytes().to_vec();
+/// bad.extend([0; 12]);
+/// let mut walk = Messages::new(&bad);
+/// assert!(matches!(walk.next(), Some(Err(WireError::BadLength { .. }))));
+/// assert!(walk.next().is_none());
+/// assert!(Messages::new(&[]).next().is_none());
+/// ```
 #[derive(Debug, Clone)]
 pub struct Messages<'a> {
     inner: NlMsgIter<'a>,

@@ -150,6 +150,22 @@ impl NlMsgHeader {
 /// A checked view of one netlink message inside a datagram: `nlmsg_len` is at least a header
 /// and fits in the buffer. Just the message's bytes (two words): the header is read when asked
 /// for, so that a view moves in registers.
+///
+/// ```
+/// use netfilter_safe::wire::{NlMsg, WireError};
+/// use netfilter_testkit::synth::LogPacketBuilder;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let bytes = LogPacketBuilder::ipv4(3).to_bytes()?;
+/// let msg = NlMsg::new_checked(&bytes)?;
+/// assert_eq!(msg.header().len as usize, bytes.len());
+/// let (nfgen, _attrs) = msg.nfnetlink()?;
+/// assert_eq!(nfgen.res_id, 3); // the group, in host order
+/// // Fewer bytes than a netlink header: refused by the checked view.
+/// assert!(matches!(NlMsg::new_checked(&bytes[..8]), Err(WireError::Truncated { needed: 16, got: 8, .. })));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NlMsg<'a> {
     bytes: &'a [u8],

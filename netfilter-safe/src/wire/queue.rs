@@ -390,6 +390,25 @@ fn check_attr(a: &Attr<'_>) -> Result<(), WireError> {
 /// `NFQA_PAYLOAD` last and unpadded, so that a message parsed from kernel bytes is emitted
 /// back byte for byte. Attributes this type does not know are kept in `unknown` and emitted
 /// just before the payload.
+///
+/// ```
+/// use netfilter_safe::wire::{Emit, QueuePacket};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let mut packet = QueuePacket::default();
+/// packet.header.res_id = 2; // queue 2
+/// packet.packet_hdr.packet_id = 9;
+/// packet.indev = Some(3);
+/// packet.payload = Some(b"\x45\0\0\x14"[..].into());
+/// let bytes = packet.to_bytes()?;
+/// let parsed = QueuePacket::parse_bytes(&bytes)?;
+/// assert_eq!(parsed, packet);
+/// assert_eq!((parsed.header.res_id, parsed.indev), (2, Some(3)));
+/// // A message cut short is an error, never a panic.
+/// assert!(QueuePacket::parse_bytes(&bytes[..bytes.len() - 1]).is_err());
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct QueuePacket<'a> {
@@ -773,6 +792,23 @@ impl Emit for Verdict<'_> {
 }
 
 /// A verdict on every queued packet up to an id (`NFQNL_MSG_VERDICT_BATCH`).
+///
+/// ```
+/// use netfilter_safe::Verdict as Kind;
+/// use netfilter_safe::wire::{BatchVerdict, Emit};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// // Accept every packet of queue 1 up to id 100, and mark them.
+/// let mut batch = BatchVerdict::default();
+/// batch.header.res_id = 1;
+/// batch.verdict_hdr.id = 100;
+/// batch.verdict_hdr.verdict = Kind::Accept.raw();
+/// batch.mark = Some(0x10);
+/// let bytes = batch.to_bytes()?;
+/// assert_eq!(BatchVerdict::parse_bytes(&bytes)?, batch);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct BatchVerdict<'a> {
@@ -889,6 +925,23 @@ pub struct QueueParams {
 ///
 /// [`Emit`] writes `CMD`, `PARAMS`, `QUEUE_MAXLEN`, `MASK`, `FLAGS`, then the unknown
 /// attributes (libnetfilter_queue sends `FLAGS` before `MASK`; the kernel reads any order).
+///
+/// ```
+/// use netfilter_safe::wire::{Emit, QueueCmd, QueueConfig, QueueParams};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// // Bind queue 4 and ask for the first 128 bytes of each packet.
+/// let mut config = QueueConfig::default();
+/// config.header.res_id = 4;
+/// config.cmd = Some(QueueCmd { command: 1, pf: 0 }); // NFQNL_CFG_CMD_BIND
+/// config.params = Some(QueueParams { copy_mode: 2, copy_range: 128 }); // NFQNL_COPY_PACKET
+/// let bytes = config.to_bytes()?;
+/// assert_eq!(bytes.len(), config.buffer_len());
+/// let decoded = netfilter_testkit::synth::sent::decode_queue_config(&bytes)?;
+/// assert_eq!(decoded.params.map(|p| p.copy_range), Some(128));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct QueueConfig<'a> {

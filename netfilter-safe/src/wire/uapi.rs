@@ -54,6 +54,12 @@ pub const NFNL_SUBSYS_QUEUE: u32 = 3;
 pub const NFNL_SUBSYS_ULOG: u32 = 4;
 
 /// `struct nlmsghdr` (`<linux/netlink.h>`), host byte order.
+///
+/// ```
+/// use netfilter_safe::wire::{NLMSG_HDRLEN, uapi::nlmsghdr};
+///
+/// assert_eq!(size_of::<nlmsghdr>(), NLMSG_HDRLEN); // 16 bytes, as on the wire
+/// ```
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct nlmsghdr {
@@ -65,6 +71,12 @@ pub struct nlmsghdr {
 }
 
 /// `struct nlattr` (`<linux/netlink.h>`), host byte order.
+///
+/// ```
+/// use netfilter_safe::wire::{NLA_HDRLEN, uapi::nlattr};
+///
+/// assert_eq!(size_of::<nlattr>(), NLA_HDRLEN); // 4 bytes: length and type
+/// ```
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct nlattr {
@@ -73,6 +85,14 @@ pub struct nlattr {
 }
 
 /// `struct nfgenmsg`; `res_id` is big-endian.
+///
+/// ```
+/// use netfilter_safe::wire::{NFGENMSG_LEN, uapi::nfgenmsg};
+///
+/// assert_eq!(size_of::<nfgenmsg>(), NFGENMSG_LEN);
+/// let header = nfgenmsg { nfgen_family: 2, version: 0, res_id: 3u16.to_be() }; // queue 3
+/// assert_eq!(u16::from_be(header.res_id), 3);
+/// ```
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct nfgenmsg {
@@ -150,6 +170,13 @@ pub const NFQA_SKB_GSO: u32 = 1 << 1;
 pub const NFQA_SKB_CSUM_NOTVERIFIED: u32 = 1 << 2;
 
 /// `struct nfqnl_msg_packet_hdr` (packed); `packet_id` and `hw_protocol` big-endian.
+///
+/// ```
+/// use netfilter_safe::wire::uapi::nfqnl_msg_packet_hdr;
+///
+/// // packet_id (big-endian), hw_protocol (big-endian), hook: 7 bytes, packed.
+/// assert_eq!(size_of::<nfqnl_msg_packet_hdr>(), 7);
+/// ```
 #[repr(C, packed)]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct nfqnl_msg_packet_hdr {
@@ -176,6 +203,12 @@ pub struct nfqnl_msg_packet_timestamp {
 }
 
 /// `struct nfqnl_msg_verdict_hdr`: big-endian verdict and packet id.
+///
+/// ```
+/// use netfilter_safe::wire::uapi::nfqnl_msg_verdict_hdr;
+///
+/// assert_eq!(size_of::<nfqnl_msg_verdict_hdr>(), 8); // verdict, then id, both big-endian
+/// ```
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct nfqnl_msg_verdict_hdr {
@@ -256,6 +289,12 @@ pub const NFULNL_CFG_F_SEQ_GLOBAL: u32 = 0x0002;
 pub const NFULNL_CFG_F_CONNTRACK: u32 = 0x0004;
 
 /// `struct nfulnl_msg_packet_hdr`; `hw_protocol` big-endian.
+///
+/// ```
+/// use netfilter_safe::wire::uapi::nfulnl_msg_packet_hdr;
+///
+/// assert_eq!(size_of::<nfulnl_msg_packet_hdr>(), 4); // hw_protocol, hook, a pad byte
+/// ```
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct nfulnl_msg_packet_hdr {

@@ -41,6 +41,20 @@ fn family_protocol(family: u8) -> u16 {
 /// or interface index of 0 is not sent. [`copy_range`](Self::copy_range) cuts the payload and
 /// adds `NFQA_CAP_LEN` as the kernel does. Set any field exactly (even a zero) with
 /// [`with`](Self::with).
+///
+/// ```
+/// use netfilter_safe::wire::QueuePacket;
+/// use netfilter_testkit::synth::QueuePacketBuilder;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let bytes = QueuePacketBuilder::ipv4(1).packet_id(7).payload(vec![0x45; 100]).copy_range(40).to_bytes()?;
+/// let parsed = QueuePacket::parse_bytes(&bytes)?;
+/// assert_eq!(parsed.packet_hdr.packet_id, 7);
+/// assert_eq!(parsed.payload.as_deref().map(<[u8]>::len), Some(40)); // cut as the kernel cuts
+/// assert_eq!(parsed.cap_len, Some(100)); // and the original length is sent with it
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct QueuePacketBuilder {
     msg: QueuePacket<'static>,
@@ -275,6 +289,19 @@ impl QueuePacketBuilder {
 /// Builds an NFLOG packet message as `__build_packet_message` would.
 ///
 /// As for [`QueuePacketBuilder`], zero marks and interface indexes are not sent.
+///
+/// ```
+/// use netfilter_safe::wire::LogPacket;
+/// use netfilter_testkit::synth::LogPacketBuilder;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let bytes = LogPacketBuilder::ipv6(2).prefix("in").mark(3).seq(10).to_bytes()?;
+/// let parsed = LogPacket::parse_bytes(&bytes)?;
+/// assert_eq!(parsed.prefix.as_deref(), Some(&b"in"[..]));
+/// assert_eq!((parsed.header.res_id, parsed.mark, parsed.seq), (2, Some(3), Some(10)));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct LogPacketBuilder {
     msg: LogPacket<'static>,
@@ -490,6 +517,21 @@ impl LogPacketBuilder {
 }
 
 /// A datagram of several messages, each at the aligned end of the one before.
+///
+/// ```
+/// use netfilter_safe::wire::{Message, Messages};
+/// use netfilter_testkit::synth::{Datagram, LogPacketBuilder};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let batch = Datagram::log_batch(1, [LogPacketBuilder::ipv4(1).build(), LogPacketBuilder::ipv4(1).build()]);
+/// let bytes = batch.to_bytes()?;
+/// let kinds: Vec<bool> = Messages::new(&bytes)
+///     .map(|m| m.map(|m| matches!(m, Message::LogPacket(_))))
+///     .collect::<Result<_, _>>()?;
+/// assert_eq!(kinds, [true, true, false]); // two packets, then NLMSG_DONE
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Default)]
 pub struct Datagram {
     messages: Vec<Box<dyn Emit>>,
