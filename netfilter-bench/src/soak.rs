@@ -62,7 +62,6 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
-use std::os::fd::AsRawFd;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -548,23 +547,7 @@ fn udp_socket(addr: SocketAddr) -> io::Result<UdpSocket> {
         (libc::SO_RCVBUFFORCE, libc::SO_RCVBUF),
         (libc::SO_SNDBUFFORCE, libc::SO_SNDBUF),
     ] {
-        let bytes = SOCKET_BUFFER;
-        let ok = [force, plain].into_iter().any(|option| {
-            // SAFETY: the socket is open; the value is a valid int for the call's duration.
-            let rc = unsafe {
-                libc::setsockopt(
-                    socket.as_raw_fd(),
-                    libc::SOL_SOCKET,
-                    option,
-                    (&raw const bytes).cast(),
-                    size_of::<libc::c_int>() as libc::socklen_t,
-                )
-            };
-            rc == 0
-        });
-        if !ok {
-            return Err(io::Error::last_os_error());
-        }
+        crate::traffic::set_buffer(&socket, force, plain, SOCKET_BUFFER)?;
     }
     socket.set_read_timeout(Some(POLL))?;
     Ok(socket)

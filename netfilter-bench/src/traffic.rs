@@ -222,7 +222,18 @@ pub fn generate(
 /// Sets the receive buffer past `net.core.rmem_max` when permitted (`SO_RCVBUFFORCE`), else up
 /// to it: a full buffer would drop datagrams and stall the closed loop.
 fn set_rcvbuf(socket: &UdpSocket, bytes: libc::c_int) -> io::Result<()> {
-    for option in [libc::SO_RCVBUFFORCE, libc::SO_RCVBUF] {
+    set_buffer(socket, libc::SO_RCVBUFFORCE, libc::SO_RCVBUF, bytes)
+}
+
+/// Sets a socket buffer to `bytes` with `force` (`SO_RCVBUFFORCE`, `SO_SNDBUFFORCE`: past the
+/// sysctl maximum, when permitted), else with `plain` (capped by it).
+pub(crate) fn set_buffer(
+    socket: &UdpSocket,
+    force: libc::c_int,
+    plain: libc::c_int,
+    bytes: libc::c_int,
+) -> io::Result<()> {
+    for option in [force, plain] {
         // SAFETY: the socket is open; `bytes` is a valid int for the call's duration.
         let rc = unsafe {
             libc::setsockopt(

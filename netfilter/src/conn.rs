@@ -190,8 +190,8 @@ impl Conn {
             return Ok(stop.clone());
         }
         // Two first calls at once: one handle wins, the other's eventfd is closed.
-        let _ = self.stop.set(StopHandle::new()?);
-        Ok(self.stop.get().expect("set just now").clone())
+        let made = StopHandle::new()?;
+        Ok(self.stop.get_or_init(|| made).clone())
     }
 
     /// Before a receive that may block for `timeout`: when a stop handle exists, waits for the
