@@ -342,12 +342,13 @@ pub(crate) struct Inbox {
     current: Bytes,
     at: usize,
     report_overruns: bool,
-    /// Whether a receive without `burst` offers room for many datagrams (`recvmmsg`) or for
-    /// one (a plain `recv`). A wide receive pays an attempt at a datagram that is not there
-    /// when only one was waiting (the usual case for a log group that keeps up), which costs
-    /// more than the syscalls it saves; so receives stay wide while they take several
-    /// datagrams, and a narrow one turns wide when it finds its room filled [`PROBE`] times
-    /// in a row (the program may be falling behind).
+    /// Whether a receive offers room for many datagrams (`recvmmsg`) or for one (a plain
+    /// `recv`). A wide receive pays an attempt at a datagram that is not there when only one
+    /// was waiting (the usual case for a log group that keeps up, and for a queue whose
+    /// traffic comes a packet at a time, where that attempt lengthens every round trip),
+    /// which costs more than the syscalls it saves; so receives stay wide while they take
+    /// several datagrams, and a narrow one turns wide when it finds its room filled
+    /// [`PROBE`] times in a row (the program may be falling behind).
     wide: bool,
     /// Narrow receives in a row that took a datagram.
     narrow_full: u8,
@@ -361,7 +362,7 @@ pub(crate) struct Inbox {
 
 /// A cache line: where [`Inbox::receive_lent`]'s datagram starts. The kernel copies a datagram
 /// to user space with `rep movsb`, which is slower into a destination off a line.
-const LINE: usize = 64;
+pub(crate) const LINE: usize = 64;
 
 /// After this many narrow receives in a row that each took a datagram, the next one is wide.
 const PROBE: u8 = 8;
@@ -407,10 +408,11 @@ impl Inbox {
     }
 
     /// Receives what is waiting, waiting at most `timeout` for the first datagram (see
-    /// [`Conn::receive`]). With `burst`, receives again while every slot was filled, up to
-    /// [`BURST`] datagrams; without, makes one call, which takes one datagram or, when the
-    /// program seems to fall behind, as many as are waiting (see `wide`). Returns whether
-    /// anything came. An overrun is returned as [`Error::Overrun`] unless reporting is off.
+    /// [`Conn::receive`]). The first call takes one datagram or, when the program seems to
+    /// fall behind, as many as are waiting (see `wide`); with `burst`, a wide receive is
+    /// repeated while every slot was filled, up to [`BURST`] datagrams, so that the verdicts
+    /// of everything waiting can travel together. Returns whether anything came. An overrun
+    /// is returned as [`Error::Overrun`] unless reporting is off.
     pub(crate) fn receive(
         &mut self,
         conn: &Conn,
@@ -421,16 +423,16 @@ impl Inbox {
             return Ok(false);
         };
         let (mut received, mut wait) = (0, timeout);
-        let max = if burst || self.wide { BURST } else { 1 };
+        let wide = self.wide;
+        let max = if wide { BURST } else { 1 };
         loop {
             match conn.receive(&mut self.slabs, wait, max - received, &mut self.datagrams) {
                 Ok((n, more)) => {
-                    received += n;
-                    if !burst {
+                    if received == 0 {
                         self.adapt(n, more);
-                        return Ok(received > 0);
                     }
-                    if !more || received >= BURST {
+                    received += n;
+                    if !(burst && wide && more && received < BURST) {
                         return Ok(received > 0);
                     }
                 }
@@ -766,6 +768,26 @@ mod tests {
             assert_eq!(inbox.lent(), &datagram[..]);
             assert_eq!(inbox.lent().as_ptr() as usize % LINE, 0);
         }
+    }
+
+    #[test]
+    fn a_burst_drains_only_from_a_wide_receive() {
+        let (kernel, transport) = FakeKernel::new().expect("a fake kernel");
+        let conn = Conn::new(Link::Custom(Box::new(transport)));
+        let mut inbox = Inbox::new(100, true);
+        for i in 0..4u8 {
+            kernel.send(&[i; 20]).expect("sent");
+        }
+        let wait = Some(Duration::from_secs(5));
+        // Narrow (a packet at a time so far): one datagram, no attempt at the next.
+        assert!(inbox.receive(&conn, wait, true).expect("received"));
+        assert_eq!(inbox.datagrams.len(), 1);
+        // Wide: every datagram waiting, in one burst.
+        inbox.wide = true;
+        assert!(inbox.receive(&conn, wait, true).expect("received"));
+        assert_eq!(inbox.datagrams.len(), 4);
+        let firsts: Vec<u8> = inbox.datagrams.iter().map(|d| d[0]).collect();
+        assert_eq!(firsts, [0, 1, 2, 3]);
     }
 
     #[test]

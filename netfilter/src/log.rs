@@ -1501,7 +1501,7 @@ impl<M: AsRef<[u8]>> fmt::Debug for LogPacket<M> {
 }
 
 impl<M: AsRef<[u8]>> LogPacket<M> {
-    /// The packet of message `message` (framed), to [`locate`](LogPacket::locate).
+    /// The packet of message `message` (framed), to [`admit`](LogPacket::admit).
     #[inline]
     fn unlocated(message: M) -> LogPacket<M> {
         LogPacket {

@@ -486,7 +486,7 @@ pub struct Queue {
     inbox: Inbox,
     /// The socket's network namespace, for its procfs rows (`None` over a custom transport).
     netns: Option<Netns>,
-    /// Whether verdicts are batched (then a receive takes every datagram waiting).
+    /// Whether verdicts are batched (then a wide receive takes every datagram waiting).
     batching: bool,
 }
 
@@ -786,9 +786,10 @@ impl Queue {
     }
 
     /// Receives what is waiting, waiting at most `timeout` for the first datagram: one
-    /// receive call (`recvmmsg`, which also takes the datagrams waiting behind the first),
-    /// and with batching more calls while each one filled all its room, so that the verdicts
-    /// of everything waiting can travel together; whether anything came.
+    /// datagram while packets come one at a time, else a `recvmmsg` that also takes those
+    /// waiting behind the first, and with batching more calls while each one filled all its
+    /// room, so that the verdicts of everything waiting can travel together (see
+    /// [`Inbox::receive`]); whether anything came.
     fn receive(&mut self, timeout: Option<Duration>) -> Result<bool> {
         self.inbox
             .receive(&self.shared.conn, timeout, self.batching)
