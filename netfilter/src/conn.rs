@@ -428,11 +428,11 @@ impl Inbox {
         loop {
             match conn.receive(&mut self.slabs, wait, max - received, &mut self.datagrams) {
                 Ok((n, more)) => {
-                    if received == 0 {
-                        self.adapt(n, more);
-                    }
                     received += n;
                     if !(burst && wide && more && received < BURST) {
+                        // A narrow receive is one call; a wide one is judged by all it took
+                        // (a custom transport gives one datagram per call).
+                        self.adapt(received, more);
                         return Ok(received > 0);
                     }
                 }
@@ -782,12 +782,18 @@ mod tests {
         // Narrow (a packet at a time so far): one datagram, no attempt at the next.
         assert!(inbox.receive(&conn, wait, true).expect("received"));
         assert_eq!(inbox.datagrams.len(), 1);
-        // Wide: every datagram waiting, in one burst.
+        // Wide: every datagram waiting, in one burst, and wide it stays, for it took several.
         inbox.wide = true;
         assert!(inbox.receive(&conn, wait, true).expect("received"));
         assert_eq!(inbox.datagrams.len(), 4);
         let firsts: Vec<u8> = inbox.datagrams.iter().map(|d| d[0]).collect();
         assert_eq!(firsts, [0, 1, 2, 3]);
+        assert!(inbox.wide);
+        // A wide burst that found one datagram: narrow again.
+        kernel.send(&[4; 20]).expect("sent");
+        assert!(inbox.receive(&conn, wait, true).expect("received"));
+        assert_eq!(inbox.datagrams.len(), 5);
+        assert!(!inbox.wide);
     }
 
     #[test]
