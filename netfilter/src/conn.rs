@@ -15,7 +15,7 @@ use netfilter_safe::transport::{NetlinkSocket, Transport};
 use netfilter_safe::wire::{self, Emit, Incoming, NLMSG_ERROR, NlError, NlMsg, NlMsgIter};
 
 use crate::error::{Error, Result};
-use crate::slabs::Slabs;
+use crate::slabs::{LINE, Slabs, to_line};
 use crate::stop::StopHandle;
 
 /// How long a configuration request waits for the kernel's answer.
@@ -360,10 +360,6 @@ pub(crate) struct Inbox {
     lent_len: usize,
 }
 
-/// A cache line: where [`Inbox::receive_lent`]'s datagram starts. The kernel copies a datagram
-/// to user space with `rep movsb`, which is slower into a destination off a line.
-pub(crate) const LINE: usize = 64;
-
 /// After this many narrow receives in a row that each took a datagram, the next one is wide.
 const PROBE: u8 = 8;
 
@@ -521,8 +517,7 @@ impl Inbox {
         let size = self.slabs.slot();
         if self.lent.len() != size + LINE {
             self.lent = vec![0; size + LINE];
-            // `align_offset` may give up (usize::MAX): then off a line, but in bounds.
-            self.lent_at = self.lent.as_ptr().align_offset(LINE).min(LINE);
+            self.lent_at = to_line(self.lent.as_ptr());
         }
         self.lent_len = 0;
         let received = conn

@@ -5,7 +5,7 @@ use std::mem::MaybeUninit;
 
 use bytes::{Buf, Bytes, BytesMut};
 
-use crate::conn::{BURST, LINE};
+use crate::conn::BURST;
 use crate::error::{Error, Result};
 
 /// Receive buffers are carved from slabs of this many maximum-size datagrams (slots), which
@@ -13,6 +13,17 @@ use crate::error::{Error, Result};
 /// the bytes it needs; one followed by another of the same receive keeps its whole slot, but
 /// the bytes of a slot the kernel does not write are never touched (no memory behind them).
 const SLAB_DATAGRAMS: usize = 16;
+
+/// A cache line: where receive buffers start. The kernel copies a datagram to user space with
+/// `rep movsb`, which is slower into a destination off a line.
+pub(crate) const LINE: usize = 64;
+
+/// How many bytes past `ptr` the next cache line starts (0 when `ptr` is on one); at most
+/// [`LINE`], so a buffer [`LINE`] bytes longer than needed always has room past it.
+pub(crate) fn to_line(ptr: *const u8) -> usize {
+    // `align_offset` may give up (usize::MAX): then off a line, but in bounds.
+    ptr.align_offset(LINE).min(LINE)
+}
 
 /// Used-up slabs kept for reuse: enough for a whole burst of maximum-size datagrams, so that
 /// a burst never allocates once the program keeps up.
@@ -25,8 +36,9 @@ struct Slab {
     buf: BytesMut,
     /// The address of the slab's first byte: the first cache line of its allocation.
     base: usize,
-    /// How far `base` lies past the allocation's start, and the allocation's capacity.
+    /// How far `base` lies past the allocation's start.
     pad: usize,
+    /// The allocation's capacity: the slab's and a cache line's.
     total: usize,
     /// How many bytes from `base` have been written (zeroed or received into) at least once,
     /// for receiving into initialised memory ([`Slabs::room`]; not kept by
@@ -41,8 +53,7 @@ impl Slab {
     fn new(capacity: usize) -> Slab {
         let total = capacity + LINE;
         let buf = BytesMut::with_capacity(total);
-        // `align_offset` may give up (usize::MAX): then off a line, but in bounds.
-        let pad = buf.as_ptr().align_offset(LINE).min(LINE);
+        let pad = to_line(buf.as_ptr());
         let mut slab = Slab {
             base: buf.as_ptr() as usize + pad,
             pad,
