@@ -1,9 +1,10 @@
 /* The classic libnetfilter_log consumer: recv, nflog_handle_packet, count.
  *
  * Stops after <count> messages, or when nothing arrives for <idle_ms> (messages lost).
- * qthresh 0 leaves the kernel's batching (qthresh, nlbufsiz, timeout) at its defaults.
+ * qthresh 0 leaves the kernel's batching (qthresh, nlbufsiz, timeout) at its defaults;
+ * nlbufsiz 0 (or left out) leaves the kernel's batch buffer, a page.
  *
- * usage: nflog_plain <group> <count> <warmup> <qthresh> <idle_ms> */
+ * usage: nflog_plain <group> <count> <warmup> <qthresh> <idle_ms> [<nlbufsiz>] */
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -36,6 +37,7 @@ int main(int argc, char **argv)
 	long target = arg_long(argc, argv, 2, 1000);
 	long qthresh = arg_long(argc, argv, 4, 0);
 	long idle_ms = arg_long(argc, argv, 5, 1500);
+	long nlbufsiz = arg_long(argc, argv, 6, 0);
 	long overruns = 0;
 	struct nflog_handle *h;
 	struct nflog_g_handle *gh;
@@ -59,6 +61,10 @@ int main(int argc, char **argv)
 	}
 	if (qthresh > 0 && nflog_set_qthresh(gh, (uint32_t)qthresh) < 0) {
 		perror("nflog_set_qthresh");
+		return 1;
+	}
+	if (nlbufsiz > 0 && nflog_set_nlbufsiz(gh, (uint32_t)nlbufsiz) < 0) {
+		perror("nflog_set_nlbufsiz");
 		return 1;
 	}
 	nflog_callback_register(gh, on_message, NULL);

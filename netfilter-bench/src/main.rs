@@ -90,6 +90,8 @@ struct Consumer {
     program: Program,
     /// NFLOG qthresh (0: the kernel's default batching).
     qthresh: u32,
+    /// NFLOG, C program only: the `nflog_set_nlbufsiz` it makes (0: the kernel's page).
+    nlbufsiz: u32,
     /// The (first) queue number or the log group.
     num: u16,
     /// The UDP port the generator sends to: the port of the rule that feeds `num`.
@@ -122,8 +124,18 @@ const QUEUE_CONSUMERS: [Consumer; 6] = [
     ),
 ];
 
-const LOG_CONSUMERS: [Consumer; 8] = [
-    Consumer::log("C libnetfilter_log", Program::C("nflog_plain"), 0),
+const LOG_CONSUMERS: [Consumer; 9] = [
+    Consumer::log(report::LOG_BASELINE, Program::C("nflog_plain"), 0),
+    // C given the batch buffer `LogGroup` asks for unless told: what of `LogGroup`'s gain
+    // with the kernel's batching is that default, not its code.
+    Consumer {
+        nlbufsiz: netfilter::LogBuilder::DEFAULT_NLBUFSIZ,
+        ..Consumer::log(
+            "C libnetfilter_log, nlbufsiz as LogGroup's",
+            Program::C("nflog_plain"),
+            0,
+        )
+    },
     Consumer::log("netfilter LogGroup", Program::Rust("log-default"), 0),
     Consumer::log(
         "netfilter LogGroup, recv_batch",
@@ -135,7 +147,7 @@ const LOG_CONSUMERS: [Consumer; 8] = [
         Program::Rust("log-safe"),
         0,
     ),
-    Consumer::log("C libnetfilter_log", Program::C("nflog_plain"), 1),
+    Consumer::log(report::LOG_BASELINE, Program::C("nflog_plain"), 1),
     Consumer::log("netfilter LogGroup", Program::Rust("log-default"), 1),
     Consumer::log(
         "netfilter LogGroup, recv_batch",
@@ -173,6 +185,7 @@ impl Consumer {
             kind: Kind::Queue,
             program,
             qthresh: 0,
+            nlbufsiz: 0,
             num: QUEUE,
             port: QUEUE_PORT,
             threads: 1,
@@ -185,6 +198,7 @@ impl Consumer {
             kind: Kind::Log,
             program,
             qthresh,
+            nlbufsiz: 0,
             num: GROUP,
             port: LOG_PORT,
             threads: 1,
@@ -198,6 +212,7 @@ impl Consumer {
             kind: Kind::Scaling,
             program: Program::Rust("queue-threads"),
             qthresh: 0,
+            nlbufsiz: 0,
             num,
             port,
             threads,
@@ -226,7 +241,7 @@ impl Consumer {
                 argv.push(path.to_str().ok_or("work dir not UTF-8")?.into());
                 argv.extend([num, count, warm]);
                 if self.kind == Kind::Log {
-                    argv.extend([qthresh, idle]);
+                    argv.extend([qthresh, idle, self.nlbufsiz.to_string()]);
                 }
             }
             Program::Rust(kind) => {

@@ -375,6 +375,9 @@ fn print_scaling(scaling: &[Row], flows: usize) {
     }
 }
 
+/// The consumer every NFLOG row is compared with: C's classic loop, the kernel's defaults.
+pub const LOG_BASELINE: &str = "C libnetfilter_log";
+
 fn print_log(log: &[Row]) {
     println!("\n### NFLOG (every packet logged)\n");
     println!(
@@ -383,7 +386,7 @@ fn print_log(log: &[Row]) {
     println!("|---:|---|---|---:|---:|---:|---:|---:|---:|");
     for row in log {
         let base = log.iter().find(|r| {
-            r.payload == row.payload && r.qthresh == row.qthresh && r.name.starts_with('C')
+            r.payload == row.payload && r.qthresh == row.qthresh && r.name == LOG_BASELINE
         });
         let cpu_ratio = row.cpu_vs(base);
         let qthresh = if row.qthresh == 0 {

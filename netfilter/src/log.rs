@@ -137,8 +137,10 @@ const SKB_SHARED_INFO: u32 = 0;
 /// [`LogGroup::builder_groups`].
 ///
 /// Defaults: the whole packet is copied ([`CopyMode::Packet`], [`MAX_COPY_RANGE`]) — never
-/// the kernel's `COPY_NONE`; the kernel's batching (`qthresh` 100 messages, timeout 1 s,
-/// `nlbufsiz` `NLMSG_GOODSIZE`) unless set; no flags; overruns are reported.
+/// the kernel's `COPY_NONE`; the kernel's batching (`qthresh` 100 messages, timeout 1 s)
+/// unless set, in a batch buffer of 32 KiB ([`LogBuilder::DEFAULT_NLBUFSIZ`], not the
+/// kernel's one page: see [`nlbufsiz`](LogBuilder::nlbufsiz)); no flags; overruns are
+/// reported.
 ///
 /// Every value is checked by [`LogBuilder::open`] before anything is sent: the kernel
 /// silently ignores an out-of-range `nlbufsiz` and clamps a copy range, so those are refused
@@ -190,6 +192,31 @@ impl LogBuilder {
     /// The largest `nlbufsiz` the kernel takes: 128 KiB (`nfulnl_set_nlbufsiz` in
     /// `net/netfilter/nfnetlink_log.c`).
     pub const MAX_NLBUFSIZ: u32 = 131_072;
+
+    /// The `nlbufsiz` a group asks for unless [set](LogBuilder::nlbufsiz): 32 KiB less the
+    /// kernel's `skb_shared_info` (320 B on 64-bit kernels), so that the kernel's batch
+    /// buffer is one allocation of eight pages: order 3, the largest order the kernel keeps
+    /// per-CPU lists of, found reliably by an allocation that cannot wait. The kernel's own
+    /// default, a page, ends batches of small packets at about 20 messages, long before
+    /// `qthresh`'s 100; this one holds them. Not sent when [`qthresh`](LogBuilder::qthresh)
+    /// is 1 (or 0): each message is then a batch of its own, which the kernel allocates to
+    /// its size when it exceeds the buffer.
+    ///
+    /// ```
+    /// use netfilter::{LogBuilder, LogGroup};
+    /// use netfilter_testkit::fake::{FakeKernel, NLBUFSIZ_DEFAULT};
+    ///
+    /// let (kernel, transport) = FakeKernel::new()?;
+    /// let _log = LogGroup::builder(1).transport(transport).open()?;
+    /// assert_eq!(kernel.log_config(1).map(|s| s.nlbufsiz), Some(LogBuilder::DEFAULT_NLBUFSIZ));
+    ///
+    /// // With a batch of one message, the kernel's own default stays.
+    /// let (kernel, transport) = FakeKernel::new()?;
+    /// let _log = LogGroup::builder(1).qthresh(1).transport(transport).open()?;
+    /// assert_eq!(kernel.log_config(1).map(|s| s.nlbufsiz), Some(NLBUFSIZ_DEFAULT));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub const DEFAULT_NLBUFSIZ: u32 = 32 * 1024 - 320;
 
     /// The longest flush timeout: 4 294 967 hundredths of a second (about 11 h 56 min). The
     /// kernel takes the timeout in hundredths in a `u32`, then computes `timeout * HZ / 100`
@@ -340,9 +367,15 @@ impl LogBuilder {
     }
 
     /// The size in bytes of the buffer the kernel gathers a batch in (`nlbufsiz`), from
-    /// [`LogBuilder::min_nlbufsiz`] to [`LogBuilder::MAX_NLBUFSIZ`]; the kernel's default is
-    /// the minimum. A larger buffer lets [`qthresh`](LogBuilder::qthresh) messages of full
-    /// packets travel together.
+    /// [`LogBuilder::min_nlbufsiz`] to [`LogBuilder::MAX_NLBUFSIZ`]. A batch ends when the
+    /// next message does not fit, so the buffer decides how many messages share a datagram,
+    /// a wake-up and a receive: the kernel's default, [`min_nlbufsiz`](LogBuilder::min_nlbufsiz)
+    /// (a page), holds about 20 messages of small packets and two of 1400 B. Unless set, a
+    /// group asks for [`DEFAULT_NLBUFSIZ`](LogBuilder::DEFAULT_NLBUFSIZ), which holds
+    /// `qthresh`'s 100 messages of small packets and 20 of 1400 B, for a fraction of the CPU
+    /// per message (`BENCHMARKS.md`); with [`qthresh`](LogBuilder::qthresh) 1 it leaves the
+    /// kernel's default. A larger buffer is one larger allocation the kernel makes without
+    /// waiting (`GFP_ATOMIC`): when it fails, the kernel falls back to a buffer of one message.
     ///
     /// ```
     /// use netfilter::LogGroup;
@@ -574,6 +607,14 @@ impl LogBuilder {
         self.timeout.map(hundredths).transpose()
     }
 
+    /// The `nlbufsiz` to send: the one set, else [`LogBuilder::DEFAULT_NLBUFSIZ`] unless each
+    /// message is a batch of its own (`qthresh` 1 or 0); `None` leaves the kernel's.
+    fn batch_buffer(&self) -> Option<u32> {
+        let batches = self.qthresh.is_none_or(|messages| messages > 1);
+        self.nlbufsiz
+            .or(batches.then_some(LogBuilder::DEFAULT_NLBUFSIZ))
+    }
+
     /// The largest datagram the kernel can send with these settings: a batch buffer is
     /// `max(nlbufsiz, one message)` bytes, and the allocator may round it up to a power of
     /// two.
@@ -582,7 +623,7 @@ impl LogBuilder {
             CopyMode::Packet => self.copy_range,
             _ => 0,
         };
-        let batch = self.nlbufsiz.unwrap_or_else(LogBuilder::min_nlbufsiz) as usize;
+        let batch = self.batch_buffer().unwrap_or_else(LogBuilder::min_nlbufsiz) as usize;
         let message = copy as usize + MESSAGE_OVERHEAD;
         (batch.max(message) + SKB_OVERHEAD).next_power_of_two()
     }
@@ -610,6 +651,7 @@ impl LogBuilder {
     pub fn open(self) -> Result<LogGroup> {
         let timeout = self.check()?;
         let size = self.datagram_size();
+        let nlbufsiz = self.batch_buffer();
         let (transport, netns) = self.source.open(self.recv_buffer, self.report_overruns)?;
         let mut log = LogGroup {
             netns,
@@ -629,7 +671,7 @@ impl LogBuilder {
                 c.mode = Some(mode);
                 c.qthresh = self.qthresh;
                 c.timeout = timeout;
-                c.nlbufsiz = self.nlbufsiz;
+                c.nlbufsiz = nlbufsiz;
             })?;
             if !self.flags.is_empty() {
                 log.set_flags(group, self.flags)?;

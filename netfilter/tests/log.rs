@@ -648,6 +648,43 @@ fn recv_batch_lends_every_packet_of_a_kernel_batch() {
 }
 
 #[test]
+fn the_default_batch_buffer_holds_a_whole_batch_of_small_packets() {
+    let sandbox = sandbox_or_skip!();
+    log_rule(&sandbox, 36, 9406, "whole");
+    // How many messages the first datagram after 50 small packets (~190 bytes a message)
+    // holds, and how many came in all, with the batch buffer `nlbufsiz` (None: ours).
+    let first_datagram = |nlbufsiz: Option<u32>| {
+        let mut log = open(&sandbox, || {
+            let builder = LogGroup::builder(36)
+                .qthresh(50)
+                .timeout(Duration::from_secs(2));
+            match nlbufsiz {
+                Some(bytes) => builder.nlbufsiz(bytes),
+                None => builder,
+            }
+        });
+        for _ in 0..50 {
+            udp_send(&sandbox, local(9406), &[7; 64]).expect("send");
+        }
+        let first = log.recv_batch(Some(WAIT), |_| {}).expect("recv_batch");
+        let mut all = first;
+        while all < 50 {
+            match log.recv_batch(Some(WAIT), |_| {}).expect("recv_batch") {
+                0 => break,
+                n => all += n,
+            }
+        }
+        (first, all)
+    };
+    assert_eq!(first_datagram(None), (50, 50), "one datagram at qthresh");
+    // The kernel's default, a page, ends the batch early.
+    let (first, all) = first_datagram(Some(netfilter::LogBuilder::min_nlbufsiz()));
+    assert_eq!(all, 50, "the rest flushed by the timeout");
+    assert!((2..50).contains(&first), "{first} in the first datagram");
+    eprintln!("the kernel's page held {first} of 50 messages");
+}
+
+#[test]
 fn fake_kernel_recv_batch_reports_gaps_and_errors_in_their_turn() {
     use netfilter::safe::wire::{RawAttr, log_attr};
     use netfilter_testkit::synth::Datagram;
