@@ -138,7 +138,7 @@ const SKB_SHARED_INFO: u32 = 0;
 ///
 /// Defaults: the whole packet is copied ([`CopyMode::Packet`], [`MAX_COPY_RANGE`]) — never
 /// the kernel's `COPY_NONE`; the kernel's batching (`qthresh` 100 messages, timeout 1 s)
-/// unless set, in a batch buffer of 32 KiB ([`LogBuilder::DEFAULT_NLBUFSIZ`], not the
+/// unless set, in a batch buffer of 16 KiB ([`LogBuilder::DEFAULT_NLBUFSIZ`], not the
 /// kernel's one page: see [`nlbufsiz`](LogBuilder::nlbufsiz)); no flags; overruns are
 /// reported.
 ///
@@ -193,14 +193,16 @@ impl LogBuilder {
     /// `net/netfilter/nfnetlink_log.c`).
     pub const MAX_NLBUFSIZ: u32 = 131_072;
 
-    /// The `nlbufsiz` a group asks for unless [set](LogBuilder::nlbufsiz): 32 KiB less the
+    /// The `nlbufsiz` a group asks for unless [set](LogBuilder::nlbufsiz): 16 KiB less the
     /// kernel's `skb_shared_info` (320 B on 64-bit kernels), so that the kernel's batch
-    /// buffer is one allocation of eight pages: order 3, the largest order the kernel keeps
-    /// per-CPU lists of, found reliably by an allocation that cannot wait. The kernel's own
-    /// default, a page, ends batches of small packets at about 20 messages, long before
-    /// `qthresh`'s 100; this one holds them. Not sent when [`qthresh`](LogBuilder::qthresh)
-    /// is 1 (or 0): each message is then a batch of its own, which the kernel allocates to
-    /// its size when it exceeds the buffer.
+    /// buffer is one allocation of four pages (order 2), which an allocation that cannot
+    /// wait finds reliably. The kernel's own default, a page, ends a batch of small packets
+    /// at about 23 messages, long before `qthresh`'s 100; this one holds about 90 of them
+    /// (and 10 of 1400 B, against 2). Not larger: the socket's receive buffer counts each
+    /// batch at its allocation, and at 16 KiB a batch of small packets takes no more of it
+    /// per message than the page did, so a burst overruns the receive buffer no sooner.
+    /// Not sent when [`qthresh`](LogBuilder::qthresh) is 1 (or 0): each message is then a
+    /// batch of its own, which the kernel allocates to its size when it exceeds the buffer.
     ///
     /// ```
     /// use netfilter::{LogBuilder, LogGroup};
@@ -216,7 +218,7 @@ impl LogBuilder {
     /// assert_eq!(kernel.log_config(1).map(|s| s.nlbufsiz), Some(NLBUFSIZ_DEFAULT));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub const DEFAULT_NLBUFSIZ: u32 = 32 * 1024 - 320;
+    pub const DEFAULT_NLBUFSIZ: u32 = 16 * 1024 - 320;
 
     /// The longest flush timeout: 4 294 967 hundredths of a second (about 11 h 56 min). The
     /// kernel takes the timeout in hundredths in a `u32`, then computes `timeout * HZ / 100`
@@ -370,12 +372,17 @@ impl LogBuilder {
     /// [`LogBuilder::min_nlbufsiz`] to [`LogBuilder::MAX_NLBUFSIZ`]. A batch ends when the
     /// next message does not fit, so the buffer decides how many messages share a datagram,
     /// a wake-up and a receive: the kernel's default, [`min_nlbufsiz`](LogBuilder::min_nlbufsiz)
-    /// (a page), holds about 20 messages of small packets and two of 1400 B. Unless set, a
-    /// group asks for [`DEFAULT_NLBUFSIZ`](LogBuilder::DEFAULT_NLBUFSIZ), which holds
-    /// `qthresh`'s 100 messages of small packets and 20 of 1400 B, for a fraction of the CPU
-    /// per message (`BENCHMARKS.md`); with [`qthresh`](LogBuilder::qthresh) 1 it leaves the
-    /// kernel's default. A larger buffer is one larger allocation the kernel makes without
-    /// waiting (`GFP_ATOMIC`): when it fails, the kernel falls back to a buffer of one message.
+    /// (a page), holds about 23 messages of small packets and two of 1400 B. Unless set, a
+    /// group asks for [`DEFAULT_NLBUFSIZ`](LogBuilder::DEFAULT_NLBUFSIZ), which holds about
+    /// 90 and 10, for a fraction of the CPU per message (`BENCHMARKS.md`); with
+    /// [`qthresh`](LogBuilder::qthresh) 1 it leaves the kernel's default. A buffer larger
+    /// still batches more, but the socket's receive buffer counts a batch at its whole
+    /// allocation: raise [`recv_buffer`](LogBuilder::recv_buffer) with it, or bursts
+    /// overrun it sooner. A larger buffer is also one larger allocation the kernel makes without
+    /// waiting (`GFP_ATOMIC`): when it fails, the kernel falls back to a buffer of one
+    /// message. A rule's own threshold (`--nflog-threshold 1`) makes every message a batch
+    /// of its own in a buffer of this size, trimmed when sent: give such a group
+    /// [`min_nlbufsiz`](LogBuilder::min_nlbufsiz).
     ///
     /// ```
     /// use netfilter::LogGroup;

@@ -651,7 +651,7 @@ fn recv_batch_lends_every_packet_of_a_kernel_batch() {
 fn the_default_batch_buffer_holds_a_whole_batch_of_small_packets() {
     let sandbox = sandbox_or_skip!();
     log_rule(&sandbox, 36, 9406, "whole");
-    // How many messages the first datagram after 50 small packets (~190 bytes a message)
+    // How many messages the first datagram after 50 small packets (~164 bytes a message)
     // holds, and how many came in all, with the batch buffer `nlbufsiz` (None: ours).
     let first_datagram = |nlbufsiz: Option<u32>| {
         let mut log = open(&sandbox, || {
