@@ -600,17 +600,7 @@ impl LogBuilder {
             });
         }
         check_copy_range(self.copy_range)?;
-        if let Some(bytes) = self.nlbufsiz {
-            let (min, max) = (LogBuilder::min_nlbufsiz(), LogBuilder::MAX_NLBUFSIZ);
-            if !(min..=max).contains(&bytes) {
-                return Err(Error::OutOfRange {
-                    what: "nlbufsiz",
-                    value: bytes.into(),
-                    min: min.into(),
-                    max: max.into(),
-                });
-            }
-        }
+        self.nlbufsiz.map(check_nlbufsiz).transpose()?;
         self.timeout.map(hundredths).transpose()
     }
 
@@ -623,16 +613,10 @@ impl LogBuilder {
     }
 
     /// The largest datagram the kernel can send with these settings: a batch buffer is
-    /// `max(nlbufsiz, one message)` bytes, and the allocator may round it up to a power of
-    /// two.
+    /// `max(nlbufsiz, one message)` bytes.
     fn datagram_size(&self) -> usize {
-        let copy = match self.copy_mode {
-            CopyMode::Packet => self.copy_range,
-            _ => 0,
-        };
-        let batch = self.batch_buffer().unwrap_or_else(LogBuilder::min_nlbufsiz) as usize;
-        let message = copy as usize + MESSAGE_OVERHEAD;
-        (batch.max(message) + SKB_OVERHEAD).next_power_of_two()
+        let batch = self.batch_buffer().unwrap_or_else(LogBuilder::min_nlbufsiz);
+        datagram_room(batch as usize).max(message_room(self.copy_mode, self.copy_range))
     }
 
     /// Opens the socket, binds every group and configures it.
@@ -681,7 +665,7 @@ impl LogBuilder {
                 c.nlbufsiz = nlbufsiz;
             })?;
             if !self.flags.is_empty() {
-                log.set_flags(group, self.flags)?;
+                log.set_group_flags(group, self.flags)?;
             }
             if self.flags.contains(LogFlags::SEQ) {
                 // A group's numbers start at 0 when the flag is set on a new instance.
@@ -697,6 +681,35 @@ const ANSWERS: &str = "configure a log group";
 
 /// The largest timeout in hundredths of a second; see [`LogBuilder::MAX_TIMEOUT`].
 const MAX_TIMEOUT_HUNDREDTHS: u32 = u32::MAX / 1000;
+
+/// Refuses an `nlbufsiz` the kernel would ignore.
+fn check_nlbufsiz(bytes: u32) -> Result<()> {
+    let (min, max) = (LogBuilder::min_nlbufsiz(), LogBuilder::MAX_NLBUFSIZ);
+    if (min..=max).contains(&bytes) {
+        return Ok(());
+    }
+    Err(Error::OutOfRange {
+        what: "nlbufsiz",
+        value: bytes.into(),
+        min: min.into(),
+        max: max.into(),
+    })
+}
+
+/// The receive room for a datagram of up to `bytes` bytes of the kernel's buffer, which the
+/// allocator may round up to a power of two.
+fn datagram_room(bytes: usize) -> usize {
+    (bytes + SKB_OVERHEAD).next_power_of_two()
+}
+
+/// The receive room for one message of a packet copied with `mode` and `range`.
+fn message_room(mode: CopyMode, range: u32) -> usize {
+    let copy = match mode {
+        CopyMode::Packet => range as usize,
+        _ => 0,
+    };
+    datagram_room(copy + MESSAGE_OVERHEAD)
+}
 
 /// `timeout` in hundredths of a second, rounded up.
 fn hundredths(timeout: Duration) -> Result<u32> {
@@ -1317,6 +1330,142 @@ impl LogGroup {
         self.conn.stop_handle()
     }
 
+    /// Changes what is copied of each logged packet, on every group of this socket, for the
+    /// messages logged from now on (libnetfilter_log's `nflog_set_mode` on a bound group);
+    /// the range as for [`LogBuilder::copy`]. Messages already in the kernel's batch or the
+    /// socket keep the old copy.
+    ///
+    /// ```
+    /// use netfilter::{CopyMode, Error, LogGroup};
+    /// use netfilter_testkit::fake::FakeKernel;
+    ///
+    /// let (kernel, transport) = FakeKernel::new()?;
+    /// let mut log = LogGroup::builder(1).transport(transport).open()?;
+    /// log.set_copy(CopyMode::Packet, 64)?; // headers only, from now on
+    /// assert_eq!(kernel.log_config(1).map(|s| s.copy_range), Some(64));
+    /// let err = log.set_copy(CopyMode::Packet, 70_000).unwrap_err();
+    /// assert!(matches!(err, Error::OutOfRange { what: "copy range", .. }));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::OutOfRange`] for a range over 0xffff (nothing is sent); the kernel's refusal.
+    pub fn set_copy(&mut self, mode: CopyMode, range: u32) -> Result<()> {
+        let range = clamp_copy_range(range);
+        check_copy_range(range)?;
+        self.inbox.reserve(message_room(mode, range));
+        let mode = LogMode {
+            copy_range: range,
+            copy_mode: mode.raw(),
+        };
+        self.configure_all(|c| c.mode = Some(mode))
+    }
+
+    /// Changes how many messages the kernel gathers into one datagram, on every group of
+    /// this socket (as [`LogBuilder::qthresh`]; the batch buffer stays as it is).
+    ///
+    /// # Errors
+    /// The kernel's refusal.
+    pub fn set_qthresh(&mut self, messages: u32) -> Result<()> {
+        self.configure_all(|c| c.qthresh = Some(messages))
+    }
+
+    /// Changes how long the kernel holds a partial batch, on every group of this socket (as
+    /// [`LogBuilder::timeout`], rounded up to hundredths of a second).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use netfilter::LogGroup;
+    /// use netfilter_testkit::fake::FakeKernel;
+    ///
+    /// let (kernel, transport) = FakeKernel::new()?;
+    /// let mut log = LogGroup::builder_groups(&[1, 2]).transport(transport).open()?;
+    /// log.set_qthresh(10)?;
+    /// log.set_timeout(Duration::from_millis(50))?;
+    /// for group in [1, 2] {
+    ///     let settings = kernel.log_config(group).expect("bound");
+    ///     assert_eq!((settings.qthresh, settings.timeout), (10, 5));
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::OutOfRange`] over [`LogBuilder::MAX_TIMEOUT`] (nothing is sent); the
+    /// kernel's refusal.
+    pub fn set_timeout(&mut self, timeout: Duration) -> Result<()> {
+        let timeout = hundredths(timeout)?;
+        self.configure_all(|c| c.timeout = Some(timeout))
+    }
+
+    /// Changes the kernel's batch buffer, on every group of this socket (as
+    /// [`LogBuilder::nlbufsiz`]), for the batches begun from now on.
+    ///
+    /// ```
+    /// use netfilter::{Error, LogBuilder, LogGroup};
+    /// use netfilter_testkit::fake::FakeKernel;
+    ///
+    /// let (kernel, transport) = FakeKernel::new()?;
+    /// let mut log = LogGroup::builder(1).transport(transport).open()?;
+    /// log.set_nlbufsiz(LogBuilder::MAX_NLBUFSIZ)?;
+    /// assert_eq!(kernel.log_config(1).map(|s| s.nlbufsiz), Some(LogBuilder::MAX_NLBUFSIZ));
+    /// assert!(log.datagram_size() >= LogBuilder::MAX_NLBUFSIZ as usize);
+    /// let err = log.set_nlbufsiz(1).unwrap_err();
+    /// assert!(matches!(err, Error::OutOfRange { what: "nlbufsiz", .. }));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::OutOfRange`] outside [`LogBuilder::min_nlbufsiz`]`..=`[`LogBuilder::MAX_NLBUFSIZ`]
+    /// (nothing is sent); the kernel's refusal.
+    pub fn set_nlbufsiz(&mut self, bytes: u32) -> Result<()> {
+        check_nlbufsiz(bytes)?;
+        self.inbox.reserve(datagram_room(bytes as usize));
+        self.configure_all(|c| c.nlbufsiz = Some(bytes))
+    }
+
+    /// Sets the flags to `flags` (every flag not in it is turned off), on every group of
+    /// this socket, for the messages logged from now on (libnetfilter_log's
+    /// `nflog_set_flags`). The builder's methods ([`LogBuilder::seq`], ...) set the same
+    /// flags at `open`.
+    ///
+    /// With [`LogFlags::SEQ`] turned on, a group's messages are numbered from where its
+    /// numbering stopped (from 0 for a group never numbered), and gaps are reported as with
+    /// the builder's [`seq`](LogBuilder::seq). Messages logged before the change and still
+    /// waiting keep their old numbering; an overrun among them may be reported both as the
+    /// kernel's notice and as the gap it leaves.
+    ///
+    /// ```
+    /// use netfilter::{LogFlags, LogGroup};
+    /// use netfilter_testkit::fake::FakeKernel;
+    /// use netfilter_testkit::synth::LogPacketBuilder;
+    ///
+    /// let (kernel, transport) = FakeKernel::new()?;
+    /// let mut log = LogGroup::builder(1).transport(transport).open()?;
+    /// log.set_flags(LogFlags::SEQ)?;
+    /// assert_eq!(kernel.log_config(1).map(|s| s.flags), Some(LogFlags::SEQ.bits()));
+    /// kernel.log_packet(LogPacketBuilder::ipv4(1))?;
+    /// let packet = log.recv()?;
+    /// assert_eq!((packet.seq(), packet.lost_before()), (Some(0), Some(0)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] for [`LogFlags::CONNTRACK`] without the kernel's conntrack
+    /// glue; the kernel's refusal.
+    pub fn set_flags(&mut self, flags: LogFlags) -> Result<()> {
+        for group in self.groups.clone() {
+            self.set_group_flags(group, flags)?;
+        }
+        let numbered = flags.contains(LogFlags::SEQ);
+        if numbered && !self.seqs.numbered {
+            for &group in &self.groups {
+                self.seqs.next.entry(group).or_insert(0);
+            }
+        }
+        self.seqs.numbered = numbered;
+        Ok(())
+    }
+
     /// The socket's descriptor, for event loops: readable when [`LogGroup::try_recv`] has
     /// something.
     ///
@@ -1370,7 +1519,15 @@ impl LogGroup {
         self.seqs.received(received)
     }
 
-    fn set_flags(&mut self, group: u16, flags: LogFlags) -> Result<()> {
+    /// Sends one configuration request per group, each set by `set`.
+    fn configure_all(&mut self, set: impl Fn(&mut LogConfig<'static>)) -> Result<()> {
+        for group in self.groups.clone() {
+            self.configure(group, &set)?;
+        }
+        Ok(())
+    }
+
+    fn set_group_flags(&mut self, group: u16, flags: LogFlags) -> Result<()> {
         match self.configure(group, |c| c.flags = Some(flags.bits())) {
             // The kernel loaded nf_conntrack_netlink for the conntrack flag: ask again.
             Err(Error::Kernel { source, .. }) if source.raw_os_error() == Some(libc::EAGAIN) => {

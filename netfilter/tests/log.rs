@@ -520,16 +520,20 @@ fn without_sequence_numbers_an_overrun_is_the_enobufs_notice_once() {
     kernel
         .log_packet(LogPacketBuilder::ipv4(8).payload(b"after".to_vec()))
         .expect("log");
-    let mut events = Vec::new();
-    for _ in 0..2 {
-        events.push(match log.recv_timeout(WAIT) {
-            Ok(Some(p)) => format!("lost {:?}", p.lost_before()),
+    assert_eq!(two_events(&mut log), ["overrun None", "seq None lost None"]);
+}
+
+/// What the next two receives of `log` give: a packet's number and loss, an overrun, or
+/// nothing within [`WAIT`].
+fn two_events(log: &mut LogGroup) -> Vec<String> {
+    (0..2)
+        .map(|_| match log.recv_timeout(WAIT) {
+            Ok(Some(p)) => format!("seq {:?} lost {:?}", p.seq(), p.lost_before()),
             Ok(None) => "nothing".to_owned(),
             Err(Error::Overrun { lost }) => format!("overrun {lost:?}"),
             Err(err) => panic!("{err}"),
-        });
-    }
-    assert_eq!(events, ["overrun None", "lost None"]);
+        })
+        .collect()
 }
 
 #[test]
@@ -682,6 +686,100 @@ fn the_default_batch_buffer_holds_a_whole_batch_of_small_packets() {
     assert_eq!(all, 50, "the rest flushed by the timeout");
     assert!((2..50).contains(&first), "{first} in the first datagram");
     eprintln!("the kernel's page held {first} of 50 messages");
+}
+
+#[test]
+fn settings_change_on_an_open_group() {
+    let sandbox = sandbox_or_skip!();
+    log_rule(&sandbox, 37, 9407, "change");
+    let mut log = open(&sandbox, || LogGroup::builder(37).qthresh(1));
+    let send = |data: &[u8]| udp_send(&sandbox, local(9407), data).expect("send");
+    send(&[1; 100]);
+    let whole = next(&mut log);
+    assert_eq!(
+        whole.payload().len(),
+        128,
+        "IP and UDP headers and the data"
+    );
+    assert_eq!(whole.seq(), None);
+    // Headers only, numbered from 0.
+    log.set_copy(CopyMode::Packet, 28).expect("set_copy");
+    log.set_flags(LogFlags::SEQ).expect("set_flags");
+    let row = procfs::log_row(&sandbox, 37).expect("procfs").expect("row");
+    assert_eq!((row.copy_mode, row.copy_range), (2, 28));
+    for seq in 0..2 {
+        send(&[2; 100]);
+        let cut = next(&mut log);
+        assert_eq!(cut.payload().len(), 28);
+        assert_eq!((cut.seq(), cut.lost_before()), (Some(seq), Some(0)));
+    }
+    // Batches of two, held up to 10 s: one message waits for the second.
+    log.set_qthresh(2).expect("set_qthresh");
+    log.set_timeout(Duration::from_secs(10))
+        .expect("set_timeout");
+    log.set_nlbufsiz(netfilter::LogBuilder::MAX_NLBUFSIZ)
+        .expect("set_nlbufsiz");
+    let row = procfs::log_row(&sandbox, 37).expect("procfs").expect("row");
+    assert_eq!(row.flush_timeout, 1000);
+    send(b"a");
+    assert!(
+        log.recv_timeout(Duration::from_millis(300))
+            .expect("recv")
+            .is_none(),
+        "the first of two waits in the kernel's batch"
+    );
+    send(b"b");
+    let lent = log.recv_batch(Some(WAIT), |_| {}).expect("recv_batch");
+    assert_eq!(lent, 2, "both in one datagram");
+    // Flags off: no numbers.
+    log.set_flags(LogFlags::empty()).expect("set_flags");
+    log.set_qthresh(1).expect("set_qthresh");
+    send(b"c");
+    assert_eq!(next(&mut log).seq(), None);
+    // A value the kernel would ignore is refused before anything is sent.
+    let err = log.set_nlbufsiz(1).unwrap_err();
+    assert_eq!(out_of_range(&err), Some("nlbufsiz"), "{err}");
+}
+
+#[test]
+fn fake_kernel_numbering_turned_on_later_resumes_where_it_stopped() {
+    let (kernel, mut log) = fake_seq_log(3);
+    kernel.log_packet(LogPacketBuilder::ipv4(3)).expect("log");
+    assert_eq!(log.recv().expect("recv").seq(), Some(0));
+    log.set_flags(LogFlags::empty()).expect("off");
+    kernel.log_packet(LogPacketBuilder::ipv4(3)).expect("log");
+    assert_eq!(log.recv().expect("recv").seq(), None);
+    // On again: the kernel goes on from 1; a message lost there is a gap of one.
+    log.set_flags(LogFlags::SEQ).expect("on");
+    kernel
+        .log_packet(LogPacketBuilder::ipv4(3).seq(2))
+        .expect("log");
+    match log.recv() {
+        Err(Error::Overrun { lost: Some(1) }) => {}
+        other => panic!("expected a gap of one, got {other:?}"),
+    }
+    let packet = log.recv().expect("recv");
+    assert_eq!((packet.seq(), packet.lost_before()), (Some(2), Some(1)));
+}
+
+#[test]
+fn fake_kernel_numbering_turned_on_counts_an_overrun_once_from_0() {
+    let (kernel, transport) = FakeKernel::new().expect("fake kernel");
+    let mut log = LogGroup::builder(4)
+        .transport(transport)
+        .open()
+        .expect("open");
+    log.set_flags(LogFlags::SEQ).expect("on");
+    // Numbered from 0; the first three are lost to an overrun: one event, the gap with its
+    // count, not also the kernel's notice.
+    kernel.overrun();
+    kernel
+        .log_packet(LogPacketBuilder::ipv4(4).seq(3))
+        .expect("log");
+    assert_eq!(
+        two_events(&mut log),
+        ["overrun Some(3)", "seq Some(3) lost Some(3)"]
+    );
 }
 
 #[test]
