@@ -869,29 +869,13 @@ fn receive_queued(
 
 /// The queue phase: rules, threads, traffic, then the checks and the summary.
 fn queue_phase(sandbox: &Sandbox, options: &Options, checks: &mut Checks) -> Outcome {
-    let port = QUEUE_PORT.to_string();
-    let mark = format!("{MARK:#x}");
-    let num = QUEUE.to_string();
-    // The testkit's Rule has no mark match (yet): the rule is written out, inside the sandbox.
-    sandbox.exec(&[
-        "iptables",
-        "-w",
-        "-A",
-        "OUTPUT",
-        "-p",
-        "udp",
-        "--dport",
-        &port,
-        "-m",
-        "mark",
-        "!",
-        "--mark",
-        &mark,
-        "-j",
-        "NFQUEUE",
-        "--queue-num",
-        &num,
-    ])?;
+    // Marked packets (a repeat verdict's) pass the rule: they are not queued again.
+    Rule::queue(QUEUE)
+        .hook(Hook::Output)
+        .protocol(Protocol::Udp)
+        .dport(QUEUE_PORT)
+        .not_mark(MARK)
+        .apply(sandbox)?;
     let plan = Plan {
         seed: options.seed,
         workers: options.workers,

@@ -34,8 +34,8 @@
 //! # Marks, counters and removal
 //!
 //! [`Rule::set_mark`] sets the packet mark (`-j MARK --set-mark`, nft `meta mark set`),
-//! [`Rule::mark`] matches it (`-m mark --mark`, nft `meta mark`), and [`Rule::count`] only
-//! counts. [`Rule::install`] returns an [`InstalledRule`], whose
+//! [`Rule::mark`] matches it (`-m mark --mark`, nft `meta mark`; [`Rule::not_mark`] the
+//! opposite), and [`Rule::count`] only counts. [`Rule::install`] returns an [`InstalledRule`], whose
 //! [`counters`](InstalledRule::counters) tell how many packets and bytes the rule matched and
 //! which deletes the rule again when dropped (or on [`InstalledRule::remove`]), so that one
 //! test can compare "with" and "without":
@@ -398,8 +398,8 @@ pub struct Rule {
     dport: Option<u16>,
     source: Option<IpAddr>,
     destination: Option<IpAddr>,
-    /// `-m mark --mark value/mask`.
-    mark: Option<(u32, u32)>,
+    /// `-m mark [!] --mark value/mask`.
+    mark: Option<MarkMatch>,
     target: Target,
     backend: Backend,
     misuse: Option<&'static str>,
@@ -619,7 +619,39 @@ impl Rule {
     /// Match packets whose mark, ANDed with `mask`, is `value` (`-m mark --mark
     /// <value>/<mask>`, nft `meta mark and <mask> == <value>`).
     pub fn mark_masked(mut self, value: u32, mask: u32) -> Rule {
-        self.mark = Some((value, mask));
+        self.mark = Some(MarkMatch {
+            value,
+            mask,
+            negated: false,
+        });
+        self
+    }
+
+    /// Match packets whose mark is *not* `value` (`-m mark ! --mark <value>`, nft
+    /// `meta mark != <value>`): a queue rule that lets through what a verdict marked, so
+    /// that a repeat verdict with that mark does not queue the packet again.
+    ///
+    /// ```
+    /// use netfilter_testkit::rules::Rule;
+    ///
+    /// let rule = Rule::queue(0).dport(9000).not_mark(0x5a);
+    /// assert!(rule.iptables_argv()?.join(" ").contains("-m mark ! --mark 0x5a"));
+    /// let rule = Rule::log(1).not_mark_masked(0x1, 0xff);
+    /// assert!(rule.nft_script()?.contains("meta mark and 0xff != 0x1"));
+    /// # Ok::<(), netfilter_testkit::Error>(())
+    /// ```
+    pub fn not_mark(self, value: u32) -> Rule {
+        self.not_mark_masked(value, u32::MAX)
+    }
+
+    /// Match packets whose mark, ANDed with `mask`, is *not* `value` (`-m mark ! --mark
+    /// <value>/<mask>`, nft `meta mark and <mask> != <value>`).
+    pub fn not_mark_masked(mut self, value: u32, mask: u32) -> Rule {
+        self.mark = Some(MarkMatch {
+            value,
+            mask,
+            negated: true,
+        });
         self
     }
 
@@ -871,8 +903,17 @@ impl Rule {
         if let Some(port) = self.dport {
             push(&["--dport", &port.to_string()]);
         }
-        if let Some((value, mask)) = self.mark {
-            push(&["-m", "mark", "--mark", &mark_text(value, mask)]);
+        if let Some(MarkMatch {
+            value,
+            mask,
+            negated,
+        }) = self.mark
+        {
+            push(&["-m", "mark"]);
+            if negated {
+                push(&["!"]);
+            }
+            push(&["--mark", &mark_text(value, mask)]);
         }
         if let Some(tag) = &self.tag {
             push(&["-m", "comment", "--comment", tag]);
@@ -961,10 +1002,18 @@ impl Rule {
                 rule.push(format!("{name} dport {port}"));
             }
         }
-        match self.mark {
-            Some((value, u32::MAX)) => rule.push(format!("meta mark {value:#x}")),
-            Some((value, mask)) => rule.push(format!("meta mark and {mask:#x} == {value:#x}")),
-            None => {}
+        if let Some(MarkMatch {
+            value,
+            mask,
+            negated,
+        }) = self.mark
+        {
+            rule.push(match (mask, negated) {
+                (u32::MAX, false) => format!("meta mark {value:#x}"),
+                (u32::MAX, true) => format!("meta mark != {value:#x}"),
+                (mask, false) => format!("meta mark and {mask:#x} == {value:#x}"),
+                (mask, true) => format!("meta mark and {mask:#x} != {value:#x}"),
+            });
         }
         if self.tag.is_some() {
             rule.push("counter".into());
@@ -1132,6 +1181,14 @@ impl Rule {
         }
         Ok(())
     }
+}
+
+/// A mark match: the packet's mark ANDed with `mask` is `value`, or with `negated` is not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct MarkMatch {
+    value: u32,
+    mask: u32,
+    negated: bool,
 }
 
 /// `value` or `value/mask` as iptables' mark match writes it.

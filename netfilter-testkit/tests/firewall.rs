@@ -92,6 +92,17 @@ fn marks_are_set_and_matched_with_every_backend() {
             .backend(backend)
             .install(&sandbox)
             .unwrap();
+        let count_not = |rule: Rule| {
+            rule.family(family)
+                .protocol(Protocol::Udp)
+                .dport(port)
+                .backend(backend)
+                .install(&sandbox)
+                .unwrap()
+        };
+        let not_marked = count_not(Rule::count().not_mark(0x2a));
+        let not_other = count_not(Rule::count().not_mark(0x2b));
+        let not_low_bits = count_not(Rule::count().not_mark_masked(0xa, 0xf));
         let receiver = UdpReceiver::bind(&sandbox, lo(family, port)).unwrap();
         traffic::udp_send(&sandbox, lo(family, port), b"marked").unwrap();
         assert_eq!(receiver.recv(DEFAULT_TIMEOUT).unwrap().0, b"marked");
@@ -102,11 +113,22 @@ fn marks_are_set_and_matched_with_every_backend() {
         assert_eq!(exact.counters().unwrap(), one, "{backend} {family:?}");
         assert_eq!(low_bits.counters().unwrap(), one, "0x2a & 0xf == 0xa");
         assert_eq!(other.counters().unwrap().packets, 0);
-        // Without the MARK rule the mark rules see nothing.
+        // The negated matches: only the one for another mark counts the marked packet.
+        assert_eq!(
+            not_marked.counters().unwrap().packets,
+            0,
+            "{backend} {family:?}"
+        );
+        assert_eq!(not_other.counters().unwrap(), one, "0x2a != 0x2b");
+        assert_eq!(not_low_bits.counters().unwrap().packets, 0);
+        // Without the MARK rule the mark rules see nothing, and the negated ones everything.
         marking.remove().unwrap();
         traffic::udp_send(&sandbox, lo(family, port), b"plain").unwrap();
         assert_eq!(receiver.recv(DEFAULT_TIMEOUT).unwrap().0, b"plain");
         assert_eq!(exact.counters().unwrap(), one);
+        assert_eq!(not_marked.counters().unwrap().packets, 1);
+        assert_eq!(not_low_bits.counters().unwrap().packets, 1);
+        assert_eq!(not_other.counters().unwrap().packets, 2);
     }
 }
 
