@@ -618,13 +618,8 @@ impl Rule {
 
     /// Match packets whose mark, ANDed with `mask`, is `value` (`-m mark --mark
     /// <value>/<mask>`, nft `meta mark and <mask> == <value>`).
-    pub fn mark_masked(mut self, value: u32, mask: u32) -> Rule {
-        self.mark = Some(MarkMatch {
-            value,
-            mask,
-            negated: false,
-        });
-        self
+    pub fn mark_masked(self, value: u32, mask: u32) -> Rule {
+        self.mark_match(value, mask, false)
     }
 
     /// Match packets whose mark is *not* `value` (`-m mark ! --mark <value>`, nft
@@ -646,11 +641,15 @@ impl Rule {
 
     /// Match packets whose mark, ANDed with `mask`, is *not* `value` (`-m mark ! --mark
     /// <value>/<mask>`, nft `meta mark and <mask> != <value>`).
-    pub fn not_mark_masked(mut self, value: u32, mask: u32) -> Rule {
+    pub fn not_mark_masked(self, value: u32, mask: u32) -> Rule {
+        self.mark_match(value, mask, true)
+    }
+
+    fn mark_match(mut self, value: u32, mask: u32, negated: bool) -> Rule {
         self.mark = Some(MarkMatch {
             value,
             mask,
-            negated: true,
+            negated,
         });
         self
     }
