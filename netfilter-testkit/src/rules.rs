@@ -627,9 +627,9 @@ impl Rule {
     /// that a repeat verdict with that mark does not queue the packet again.
     ///
     /// ```
-    /// use netfilter_testkit::rules::Rule;
+    /// use netfilter_testkit::rules::{Protocol, Rule};
     ///
-    /// let rule = Rule::queue(0).dport(9000).not_mark(0x5a);
+    /// let rule = Rule::queue(0).protocol(Protocol::Udp).dport(9000).not_mark(0x5a);
     /// assert!(rule.iptables_argv()?.join(" ").contains("-m mark ! --mark 0x5a"));
     /// let rule = Rule::log(1).not_mark_masked(0x1, 0xff);
     /// assert!(rule.nft_script()?.contains("meta mark and 0xff != 0x1"));
