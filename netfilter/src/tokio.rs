@@ -25,15 +25,17 @@
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
 use ::tokio::io::Interest;
 use ::tokio::io::unix::AsyncFd;
 use futures_core::Stream;
 
 use crate::error::{Error, Result};
-use crate::log::{LogGroup, LogPacket, LogPacketRef};
+use crate::log::{LogFlags, LogGroup, LogPacket, LogPacketRef};
 use crate::packet::Packet;
 use crate::queue::Queue;
+use netfilter_safe::{CopyMode, QueueFlags};
 
 mod sealed {
     use std::os::fd::BorrowedFd;
@@ -162,6 +164,77 @@ impl<S: Source> Async<S> {
                 Err(_would_block) => {}
             }
         }
+    }
+}
+
+/// The settings of an open queue, changed through its adapter (which keeps the queue it
+/// registered: no `get_mut` that could swap it for another).
+impl Async<Queue> {
+    /// As [`Queue::set_copy`].
+    ///
+    /// # Errors
+    /// As for [`Queue::set_copy`].
+    pub fn set_copy(&mut self, mode: CopyMode, range: u32) -> Result<()> {
+        self.inner.set_copy(mode, range)
+    }
+
+    /// As [`Queue::set_max_len`].
+    ///
+    /// # Errors
+    /// As for [`Queue::set_max_len`].
+    pub fn set_max_len(&mut self, packets: u32) -> Result<()> {
+        self.inner.set_max_len(packets)
+    }
+
+    /// As [`Queue::set_flags`].
+    ///
+    /// # Errors
+    /// As for [`Queue::set_flags`].
+    pub fn set_flags(&mut self, flags: QueueFlags) -> Result<()> {
+        self.inner.set_flags(flags)
+    }
+}
+
+/// The settings of an open log group, changed through its adapter.
+impl Async<LogGroup> {
+    /// As [`LogGroup::set_copy`].
+    ///
+    /// # Errors
+    /// As for [`LogGroup::set_copy`].
+    pub fn set_copy(&mut self, mode: CopyMode, range: u32) -> Result<()> {
+        self.inner.set_copy(mode, range)
+    }
+
+    /// As [`LogGroup::set_qthresh`].
+    ///
+    /// # Errors
+    /// As for [`LogGroup::set_qthresh`].
+    pub fn set_qthresh(&mut self, messages: u32) -> Result<()> {
+        self.inner.set_qthresh(messages)
+    }
+
+    /// As [`LogGroup::set_timeout`].
+    ///
+    /// # Errors
+    /// As for [`LogGroup::set_timeout`].
+    pub fn set_timeout(&mut self, timeout: Duration) -> Result<()> {
+        self.inner.set_timeout(timeout)
+    }
+
+    /// As [`LogGroup::set_nlbufsiz`].
+    ///
+    /// # Errors
+    /// As for [`LogGroup::set_nlbufsiz`].
+    pub fn set_nlbufsiz(&mut self, bytes: u32) -> Result<()> {
+        self.inner.set_nlbufsiz(bytes)
+    }
+
+    /// As [`LogGroup::set_flags`].
+    ///
+    /// # Errors
+    /// As for [`LogGroup::set_flags`].
+    pub fn set_flags(&mut self, flags: LogFlags) -> Result<()> {
+        self.inner.set_flags(flags)
     }
 }
 

@@ -1,4 +1,5 @@
-//! The `tokio` feature against the real kernel: packets as an async stream.
+//! The `tokio` feature against the real kernel (packets as an async stream), and over the
+//! fake kernel (settings changed through the adapters).
 #![cfg(feature = "tokio")]
 
 use std::time::Duration;
@@ -124,4 +125,62 @@ fn log_groups_lend_a_kernel_batch_through_the_reactor() {
     assert!(idle, "no message yet: pending");
     assert_eq!(n, 3);
     assert_eq!(texts, [29, 30, 31], "IPv4 + UDP headers + the text");
+}
+
+// Over the fake kernel: no root, no namespace.
+
+#[test]
+fn settings_change_through_the_adapters_and_packets_still_arrive() {
+    use netfilter::tokio::AsyncLogGroup;
+    use netfilter::{CopyMode, LogFlags, LogGroup, QueueFlags};
+    use netfilter_testkit::fake::FakeKernel;
+    use netfilter_testkit::synth::{LogPacketBuilder, QueuePacketBuilder};
+
+    let runtime = runtime();
+    runtime.block_on(async {
+        let (kernel, transport) = FakeKernel::new().expect("fake kernel");
+        let queue = Queue::builder(3).transport(transport).open().expect("open");
+        let mut queue = AsyncQueue::new(queue).expect("register");
+        queue.set_copy(CopyMode::Packet, 40).expect("set_copy");
+        queue.set_max_len(64).expect("set_max_len");
+        queue.set_flags(QueueFlags::FAIL_OPEN).expect("set_flags");
+        let c = kernel.config(3).expect("bound");
+        assert_eq!((c.copy_range, c.maxlen), (40, 64));
+        assert_eq!(QueueFlags::from_bits_retain(c.flags), QueueFlags::FAIL_OPEN);
+        let id = kernel
+            .queue_packet(QueuePacketBuilder::ipv4(3).payload(vec![0x45; 20]))
+            .expect("queue");
+        let packet = tokio::time::timeout(Duration::from_secs(5), queue.recv())
+            .await
+            .expect("a packet within 5 s")
+            .expect("recv");
+        assert_eq!(packet.id(), id);
+        packet.accept().expect("accept");
+
+        let (kernel, transport) = FakeKernel::new().expect("fake kernel");
+        let log = LogGroup::builder(4)
+            .transport(transport)
+            .open()
+            .expect("open");
+        let mut log = AsyncLogGroup::new(log).expect("register");
+        log.set_copy(CopyMode::Packet, 8).expect("set_copy");
+        log.set_qthresh(5).expect("set_qthresh");
+        log.set_timeout(Duration::from_millis(20))
+            .expect("set_timeout");
+        log.set_nlbufsiz(65536).expect("set_nlbufsiz");
+        log.set_flags(LogFlags::SEQ).expect("set_flags");
+        let s = kernel.log_config(4).expect("bound");
+        assert_eq!(
+            (s.copy_range, s.qthresh, s.timeout, s.nlbufsiz, s.flags),
+            (8, 5, 2, 65536, LogFlags::SEQ.bits())
+        );
+        kernel
+            .log_packet(LogPacketBuilder::ipv4(4).payload(vec![0x45; 20]))
+            .expect("log");
+        let packet = tokio::time::timeout(Duration::from_secs(5), log.recv())
+            .await
+            .expect("a message within 5 s")
+            .expect("recv");
+        assert_eq!((packet.payload().len(), packet.seq()), (8, Some(0)));
+    });
 }
