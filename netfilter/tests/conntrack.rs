@@ -5,7 +5,10 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use netfilter::conntrack::{ConnLabels, Counters, CtState, CtStatus, CtTimestamp, Icmp, Tuple};
+use netfilter::conntrack::{
+    ConnLabels, Counters, CtState, CtStatus, CtTimestamp, Icmp, TcpFlagSet, TcpFlags, TcpInfo,
+    TcpState, Tuple,
+};
 use netfilter::safe::wire::{NLA_F_NESTED, Space, WireError, ct_attr};
 use netfilter::{Error, LogGroup, Queue, Verdict};
 use netfilter_testkit::fake::{FakeKernel, SettledBy};
@@ -77,11 +80,23 @@ fn everything() -> CtBuilder {
             },
         )
         .timestamp(1_700_000_000_123_456_789, None)
-        // CTA_PROTOINFO { CTA_PROTOINFO_TCP { CTA_PROTOINFO_TCP_STATE 3 } }
+        .tcp_info(tcp_info())
+        // CTA_HELP { CTA_HELP_NAME "ftp" }
         .unknown(
-            ct_attr::PROTOINFO | NLA_F_NESTED,
-            [12, 0, 1, 0x80, 5, 0, 1, 0, 3, 0, 0, 0],
+            ct_attr::HELP | NLA_F_NESTED,
+            [8, 0, 1, 0, b'f', b't', b'p', 0],
         )
+}
+
+/// The TCP tracker's members `everything` carries.
+fn tcp_info() -> TcpInfo {
+    let mut info = TcpInfo::new(TcpState::Established);
+    info.wscale_orig = Some(7);
+    info.flags_orig = Some(TcpFlagSet {
+        flags: TcpFlags::WINDOW_SCALE | TcpFlags::SACK_PERM,
+        mask: TcpFlags::empty(),
+    });
+    info
 }
 
 #[test]
@@ -167,13 +182,11 @@ fn every_field_of_a_queued_packets_connection_reads_back() {
             stop: None
         })
     );
+    assert_eq!(ct.tcp(), Some(tcp_info()));
     let unknown: Vec<_> = ct.unknown().map(|a| (a.kind(), a.value())).collect();
     assert_eq!(
         unknown,
-        [(
-            ct_attr::PROTOINFO,
-            &[12, 0, 1, 0x80, 5, 0, 1, 0, 3, 0, 0, 0][..]
-        )]
+        [(ct_attr::HELP, &[8, 0, 1, 0, b'f', b't', b'p', 0][..])]
     );
     assert_eq!(ct.as_bytes(), nest.as_slice());
     assert_eq!(

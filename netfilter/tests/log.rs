@@ -369,36 +369,99 @@ fn an_overrun_is_reported_with_the_lost_count_and_survived() {
     assert_eq!(udp_data(packet.payload()), b"again");
 }
 
-#[test]
-fn conntrack_entry_with_the_flag() {
-    let sandbox = sandbox_or_skip!();
+/// Logs `protocol` to `port` on OUTPUT of `sandbox` in conntrack states `states` (the
+/// conntrack match makes conntrack track the namespace's packets) to `group`, opened with
+/// the conntrack flag and one message per datagram; `None` (with the reason printed) when
+/// the kernel has no conntrack glue for NFLOG.
+fn conntrack_log(
+    sandbox: &netfilter_testkit::Sandbox,
+    protocol: &str,
+    port: u16,
+    states: &str,
+    group: u16,
+) -> Option<LogGroup> {
+    let (port, group_text) = (port.to_string(), group.to_string());
     sandbox
         .exec(&[
             "iptables",
             "-A",
             "OUTPUT",
             "-p",
-            "udp",
+            protocol,
             "--dport",
-            "9413",
+            &port,
             "-m",
             "conntrack",
             "--ctstate",
-            "NEW",
+            states,
             "-j",
             "NFLOG",
             "--nflog-group",
-            "43",
+            &group_text,
         ])
         .expect("rule");
-    let opened = sandbox.run(|| LogGroup::builder(43).conntrack(true).open());
-    let mut log = match opened {
-        Ok(log) => log,
+    match sandbox.run(|| LogGroup::builder(group).qthresh(1).conntrack(true).open()) {
+        Ok(log) => Some(log),
         Err(Error::Unsupported { .. }) => {
-            eprintln!("SKIP conntrack_entry_with_the_flag: no conntrack glue for NFLOG");
-            return;
+            eprintln!("SKIP: no conntrack glue for NFLOG in this kernel");
+            None
         }
         Err(err) => panic!("open: {err}"),
+    }
+}
+
+#[test]
+fn a_tcp_connections_tracker_state_with_the_conntrack_flag() {
+    use netfilter::conntrack::{TcpFlags, TcpState};
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+
+    let sandbox = sandbox_or_skip!();
+    let Some(mut log) = conntrack_log(&sandbox, "tcp", 9415, "NEW,ESTABLISHED", 45) else {
+        return;
+    };
+    sandbox
+        .run(|| -> std::io::Result<()> {
+            let listener = TcpListener::bind("127.0.0.1:9415")?;
+            let mut client = TcpStream::connect("127.0.0.1:9415")?;
+            let (mut server, _) = listener.accept()?;
+            client.write_all(b"data")?;
+            let mut got = [0; 4];
+            server.read_exact(&mut got)?;
+            Ok(())
+        })
+        .expect("a connection");
+    // The SYN opened the connection: SYN_SENT, with Linux's window scale and SACK options
+    // seen in the original direction.
+    let syn = next(&mut log);
+    let ct = syn.conntrack().expect("a nest").expect("a valid nest");
+    let tcp = ct.tcp().expect("CTA_PROTOINFO_TCP");
+    assert_eq!(tcp.state, TcpState::SynSent, "{ct:?}");
+    let flags = tcp
+        .flags_orig
+        .expect("flags of the original direction")
+        .flags;
+    assert!(
+        flags.contains(TcpFlags::WINDOW_SCALE | TcpFlags::SACK_PERM),
+        "{flags:?}"
+    );
+    assert!(tcp.wscale_orig.is_some());
+    // The handshake's last ACK and the data travel on an established connection.
+    let later: Vec<TcpState> = (0..2)
+        .map(|_| {
+            let packet = next(&mut log);
+            let ct = packet.conntrack().expect("a nest").expect("a valid nest");
+            ct.tcp().expect("CTA_PROTOINFO_TCP").state
+        })
+        .collect();
+    assert_eq!(later, [TcpState::Established, TcpState::Established]);
+}
+
+#[test]
+fn conntrack_entry_with_the_flag() {
+    let sandbox = sandbox_or_skip!();
+    let Some(mut log) = conntrack_log(&sandbox, "udp", 9413, "NEW", 43) else {
+        return;
     };
     udp_send(&sandbox, local(9413), b"tracked").expect("send");
     let packet = next(&mut log);

@@ -73,6 +73,16 @@ pub mod attr {
     // enum ctattr_tstamp
     pub const TIMESTAMP_START: u16 = sys::CTA_TIMESTAMP_START as u16;
     pub const TIMESTAMP_STOP: u16 = sys::CTA_TIMESTAMP_STOP as u16;
+    // enum ctattr_protoinfo
+    pub const PROTOINFO_TCP: u16 = sys::CTA_PROTOINFO_TCP as u16;
+    pub const PROTOINFO_DCCP: u16 = sys::CTA_PROTOINFO_DCCP as u16;
+    pub const PROTOINFO_SCTP: u16 = sys::CTA_PROTOINFO_SCTP as u16;
+    // enum ctattr_protoinfo_tcp
+    pub const PROTOINFO_TCP_STATE: u16 = sys::CTA_PROTOINFO_TCP_STATE as u16;
+    pub const PROTOINFO_TCP_WSCALE_ORIGINAL: u16 = sys::CTA_PROTOINFO_TCP_WSCALE_ORIGINAL as u16;
+    pub const PROTOINFO_TCP_WSCALE_REPLY: u16 = sys::CTA_PROTOINFO_TCP_WSCALE_REPLY as u16;
+    pub const PROTOINFO_TCP_FLAGS_ORIGINAL: u16 = sys::CTA_PROTOINFO_TCP_FLAGS_ORIGINAL as u16;
+    pub const PROTOINFO_TCP_FLAGS_REPLY: u16 = sys::CTA_PROTOINFO_TCP_FLAGS_REPLY as u16;
 }
 use attr::*;
 
@@ -513,6 +523,294 @@ impl CtTimestamp {
     }
 }
 
+/// The TCP tracker's state of a connection (`enum tcp_conntrack`, in
+/// `CTA_PROTOINFO_TCP_STATE`). [`fmt::Display`] prints the kernel's name (`ESTABLISHED`,
+/// `TIME_WAIT`), as `conntrack -L` does.
+///
+/// ```
+/// use netfilter_safe::wire::TcpState;
+/// assert_eq!(TcpState::from(3), TcpState::Established);
+/// assert_eq!(TcpState::TimeWait.to_string(), "TIME_WAIT");
+/// assert_eq!(u8::from(TcpState::from(42)), 42);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TcpState {
+    /// `TCP_CONNTRACK_NONE`.
+    None,
+    /// `TCP_CONNTRACK_SYN_SENT`: a SYN went out, no answer yet.
+    SynSent,
+    /// `TCP_CONNTRACK_SYN_RECV`: the SYN was answered.
+    SynRecv,
+    /// `TCP_CONNTRACK_ESTABLISHED`.
+    Established,
+    /// `TCP_CONNTRACK_FIN_WAIT`: one side sent a FIN.
+    FinWait,
+    /// `TCP_CONNTRACK_CLOSE_WAIT`: the FIN was acknowledged.
+    CloseWait,
+    /// `TCP_CONNTRACK_LAST_ACK`: both sides sent a FIN.
+    LastAck,
+    /// `TCP_CONNTRACK_TIME_WAIT`.
+    TimeWait,
+    /// `TCP_CONNTRACK_CLOSE`: closed, or reset.
+    Close,
+    /// `TCP_CONNTRACK_SYN_SENT2` (`LISTEN` in the header): a simultaneous open.
+    SynSent2,
+    /// Any other value, kept.
+    Other(u8),
+}
+
+impl TcpState {
+    /// The kernel's name of the state (`TCP_CONNTRACK_` dropped), `None` for
+    /// [`TcpState::Other`].
+    #[must_use]
+    pub fn name(self) -> Option<&'static str> {
+        Some(match self {
+            TcpState::None => "NONE",
+            TcpState::SynSent => "SYN_SENT",
+            TcpState::SynRecv => "SYN_RECV",
+            TcpState::Established => "ESTABLISHED",
+            TcpState::FinWait => "FIN_WAIT",
+            TcpState::CloseWait => "CLOSE_WAIT",
+            TcpState::LastAck => "LAST_ACK",
+            TcpState::TimeWait => "TIME_WAIT",
+            TcpState::Close => "CLOSE",
+            TcpState::SynSent2 => "SYN_SENT2",
+            TcpState::Other(_) => return None,
+        })
+    }
+}
+
+/// The states in `enum tcp_conntrack` order, for the conversions.
+const TCP_STATES: [TcpState; 10] = [
+    TcpState::None,
+    TcpState::SynSent,
+    TcpState::SynRecv,
+    TcpState::Established,
+    TcpState::FinWait,
+    TcpState::CloseWait,
+    TcpState::LastAck,
+    TcpState::TimeWait,
+    TcpState::Close,
+    TcpState::SynSent2,
+];
+
+impl From<u8> for TcpState {
+    fn from(raw: u8) -> Self {
+        TCP_STATES
+            .get(usize::from(raw))
+            .copied()
+            .unwrap_or(TcpState::Other(raw))
+    }
+}
+
+impl From<TcpState> for u8 {
+    fn from(state: TcpState) -> u8 {
+        match state {
+            TcpState::Other(raw) => raw,
+            known => TCP_STATES.iter().position(|s| *s == known).unwrap_or(0) as u8,
+        }
+    }
+}
+
+impl fmt::Display for TcpState {
+    /// The kernel's name, or the number for a value this crate does not know.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.name(), self) {
+            (Some(name), _) => f.write_str(name),
+            (None, state) => write!(f, "{}", u8::from(*state)),
+        }
+    }
+}
+
+bitflags::bitflags! {
+    /// What the TCP tracker knows of one direction (`IP_CT_TCP_FLAG_*`). Bits this crate
+    /// does not name are kept ([`TcpFlags::from_bits_retain`]).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    pub struct TcpFlags: u8 {
+        /// `IP_CT_TCP_FLAG_WINDOW_SCALE`: the side sent a window scale option.
+        const WINDOW_SCALE = sys::IP_CT_TCP_FLAG_WINDOW_SCALE as u8;
+        /// `IP_CT_TCP_FLAG_SACK_PERM`: the side permits selective acknowledgements.
+        const SACK_PERM = sys::IP_CT_TCP_FLAG_SACK_PERM as u8;
+        /// `IP_CT_TCP_FLAG_CLOSE_INIT`: the side closed first.
+        const CLOSE_INIT = sys::IP_CT_TCP_FLAG_CLOSE_INIT as u8;
+        /// `IP_CT_TCP_FLAG_BE_LIBERAL`: window checks are skipped.
+        const BE_LIBERAL = sys::IP_CT_TCP_FLAG_BE_LIBERAL as u8;
+        /// `IP_CT_TCP_FLAG_DATA_UNACKNOWLEDGED`: data awaits an acknowledgement.
+        const DATA_UNACKNOWLEDGED = sys::IP_CT_TCP_FLAG_DATA_UNACKNOWLEDGED as u8;
+        /// `IP_CT_TCP_FLAG_MAXACK_SET`: the highest acknowledgement is known.
+        const MAXACK_SET = sys::IP_CT_TCP_FLAG_MAXACK_SET as u8;
+        /// `IP_CT_EXP_CHALLENGE_ACK`: an RFC 5961 challenge ACK is expected.
+        const CHALLENGE_ACK = sys::IP_CT_EXP_CHALLENGE_ACK as u8;
+        /// `IP_CT_TCP_SIMULTANEOUS_OPEN`: the connection began with a simultaneous open.
+        const SIMULTANEOUS_OPEN = sys::IP_CT_TCP_SIMULTANEOUS_OPEN as u8;
+    }
+}
+
+/// One direction's `struct nf_ct_tcp_flags`: the flags, and which of them a change sets
+/// (the kernel sends a mask of 0; a request that changes the flags sets it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct TcpFlagSet {
+    /// `flags`.
+    pub flags: TcpFlags,
+    /// `mask`.
+    pub mask: TcpFlags,
+}
+
+impl TcpFlagSet {
+    fn parse(a: &Attr<'_>) -> Result<TcpFlagSet, WireError> {
+        let [flags, mask] = *exact::<2>(Space::CtTcp, a)?;
+        Ok(TcpFlagSet {
+            flags: TcpFlags::from_bits_retain(flags),
+            mask: TcpFlags::from_bits_retain(mask),
+        })
+    }
+}
+
+/// The TCP tracker's view of a connection (`CTA_PROTOINFO_TCP`): its state, and for each
+/// direction the window scale and [`TcpFlags`] it announced.
+///
+/// ```
+/// use netfilter_safe::wire::{Conntrack, CtEntry, Emit, ProtoInfo, TcpInfo, TcpState};
+///
+/// # fn main() -> Result<(), netfilter_safe::wire::WireError> {
+/// let mut entry = CtEntry::default();
+/// entry.protoinfo = Some(ProtoInfo::tcp(TcpInfo::new(TcpState::Established)));
+/// let nest = entry.to_bytes()?;
+/// let ct = Conntrack::new_checked(&nest)?;
+/// assert_eq!(ct.tcp().map(|t| t.state), Some(TcpState::Established));
+/// assert_eq!(CtEntry::parse(&ct), entry);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct TcpInfo {
+    /// `CTA_PROTOINFO_TCP_STATE`.
+    pub state: TcpState,
+    /// `CTA_PROTOINFO_TCP_WSCALE_ORIGINAL`: the original direction's window scale.
+    pub wscale_orig: Option<u8>,
+    /// `CTA_PROTOINFO_TCP_WSCALE_REPLY`.
+    pub wscale_reply: Option<u8>,
+    /// `CTA_PROTOINFO_TCP_FLAGS_ORIGINAL`.
+    pub flags_orig: Option<TcpFlagSet>,
+    /// `CTA_PROTOINFO_TCP_FLAGS_REPLY`.
+    pub flags_reply: Option<TcpFlagSet>,
+}
+
+impl TcpInfo {
+    /// `state`, nothing else.
+    #[must_use]
+    pub fn new(state: TcpState) -> TcpInfo {
+        TcpInfo {
+            state,
+            wscale_orig: None,
+            wscale_reply: None,
+            flags_orig: None,
+            flags_reply: None,
+        }
+    }
+
+    fn parse(a: &Attr<'_>) -> Result<TcpInfo, WireError> {
+        const C: Space = Space::CtTcp;
+        let byte = |m: &Attr<'_>| exact::<1>(C, m).map(|b| b[0]);
+        let mut info = TcpInfo::new(TcpState::None);
+        let mut state = None;
+        for m in a.nested() {
+            let m = m?;
+            match m.kind() {
+                PROTOINFO_TCP_STATE => state = Some(TcpState::from(byte(&m)?)),
+                PROTOINFO_TCP_WSCALE_ORIGINAL => info.wscale_orig = Some(byte(&m)?),
+                PROTOINFO_TCP_WSCALE_REPLY => info.wscale_reply = Some(byte(&m)?),
+                PROTOINFO_TCP_FLAGS_ORIGINAL => info.flags_orig = Some(TcpFlagSet::parse(&m)?),
+                PROTOINFO_TCP_FLAGS_REPLY => info.flags_reply = Some(TcpFlagSet::parse(&m)?),
+                _ => {}
+            }
+        }
+        info.state = state.ok_or(WireError::MissingAttribute {
+            space: C,
+            kind: PROTOINFO_TCP_STATE,
+        })?;
+        Ok(info)
+    }
+
+    /// Writes the members in the kernel's order (`tcp_to_nlattr`).
+    fn write(&self, w: &mut Writer<'_>) {
+        w.nest(PROTOINFO_TCP | NLA_F_NESTED, |w| {
+            w.attr(PROTOINFO_TCP_STATE, &[u8::from(self.state)]);
+            if let Some(v) = self.wscale_orig {
+                w.attr(PROTOINFO_TCP_WSCALE_ORIGINAL, &[v]);
+            }
+            if let Some(v) = self.wscale_reply {
+                w.attr(PROTOINFO_TCP_WSCALE_REPLY, &[v]);
+            }
+            for (kind, set) in [
+                (PROTOINFO_TCP_FLAGS_ORIGINAL, self.flags_orig),
+                (PROTOINFO_TCP_FLAGS_REPLY, self.flags_reply),
+            ] {
+                if let Some(set) = set {
+                    w.attr(kind, &[set.flags.bits(), set.mask.bits()]);
+                }
+            }
+        });
+    }
+}
+
+/// What a connection's protocol tracker reports (`CTA_PROTOINFO`): the TCP tracker's
+/// [`TcpInfo`], typed; another tracker's members (`CTA_PROTOINFO_DCCP`, `_SCTP`, a newer
+/// kernel's) kept as they came. UDP and ICMP connections have none.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct ProtoInfo<'a> {
+    /// `CTA_PROTOINFO_TCP`.
+    pub tcp: Option<TcpInfo>,
+    /// The other members, in order.
+    pub other: Vec<RawAttr<'a>>,
+}
+
+impl<'a> ProtoInfo<'a> {
+    /// The TCP tracker's `info`, nothing else.
+    #[must_use]
+    pub fn tcp(info: TcpInfo) -> ProtoInfo<'a> {
+        ProtoInfo {
+            tcp: Some(info),
+            other: Vec::new(),
+        }
+    }
+
+    fn parse(a: &Attr<'a>) -> Result<ProtoInfo<'a>, WireError> {
+        let mut info = ProtoInfo::default();
+        for m in a.nested() {
+            let m = m?;
+            match m.kind() {
+                PROTOINFO_TCP => info.tcp = Some(TcpInfo::parse(&m)?),
+                _ => info.other.push(m.to_raw()),
+            }
+        }
+        Ok(info)
+    }
+
+    /// A copy that owns all its data.
+    #[must_use]
+    pub fn into_owned(self) -> ProtoInfo<'static> {
+        ProtoInfo {
+            tcp: self.tcp,
+            other: self.other.into_iter().map(RawAttr::into_owned).collect(),
+        }
+    }
+
+    fn write(&self, w: &mut Writer<'_>) {
+        w.nest(PROTOINFO | NLA_F_NESTED, |w| {
+            if let Some(tcp) = &self.tcp {
+                tcp.write(w);
+            }
+            for a in &self.other {
+                a.write(w);
+            }
+        });
+    }
+}
+
 fn be64(space: Space, a: &Attr<'_>) -> Result<u64, WireError> {
     exact::<8>(space, a).map(|b| u64::from_be_bytes(*b))
 }
@@ -615,13 +913,15 @@ const CHECKS: Checks = Checks::NONE
     .custom(TUPLE_MASTER)
     .custom(COUNTERS_ORIG)
     .custom(COUNTERS_REPLY)
-    .custom(TIMESTAMP);
+    .custom(TIMESTAMP)
+    .custom(PROTOINFO);
 
 /// The members [`CHECKS`] leaves to their parsers.
 fn check_member(a: &Attr<'_>) -> Result<(), WireError> {
     match a.kind() {
         COUNTERS_ORIG | COUNTERS_REPLY => Counters::parse(a).map(drop),
         TIMESTAMP => CtTimestamp::parse(a).map(drop),
+        PROTOINFO => ProtoInfo::parse(a).map(drop),
         _ => Tuple::parse(a).map(drop),
     }
 }
@@ -633,6 +933,7 @@ fn known_member(kind: u16) -> bool {
         TUPLE_ORIG
             | TUPLE_REPLY
             | STATUS
+            | PROTOINFO
             | TIMEOUT
             | MARK
             | COUNTERS_ORIG
@@ -651,8 +952,8 @@ fn known_member(kind: u16) -> bool {
 
 /// A checked, zero-copy view of a conntrack nest (the value of `NFQA_CT` / `NFULA_CT`, or of
 /// a verdict's `NFQA_CT`): its members located in one walk, each checked (scalars by size,
-/// tuples, counters and timestamp member by member), each decoded when read. Members the
-/// readers do not read (`CTA_PROTOINFO`, `CTA_HELP`, `CTA_SECCTX`, a newer kernel's) are in
+/// tuples, counters, timestamp and protocol info member by member), each decoded when read.
+/// Members the readers do not read (`CTA_HELP`, `CTA_SECCTX`, a newer kernel's) are in
 /// [`Conntrack::unknown`].
 ///
 /// ```
@@ -755,6 +1056,18 @@ impl<'a> Conntrack<'a> {
         self.u32(TIMEOUT)
     }
 
+    /// `CTA_PROTOINFO`: what the connection's protocol tracker reports (TCP, DCCP, SCTP).
+    #[must_use]
+    pub fn protoinfo(&self) -> Option<ProtoInfo<'a>> {
+        ProtoInfo::parse(&self.get(PROTOINFO)?).ok()
+    }
+
+    /// `CTA_PROTOINFO_TCP`: the TCP tracker's state, window scales and flags.
+    #[must_use]
+    pub fn tcp(&self) -> Option<TcpInfo> {
+        self.protoinfo()?.tcp
+    }
+
     /// `CTA_MARK`: the connection mark (`ct mark`, `CONNMARK`).
     #[must_use]
     pub fn mark(&self) -> Option<u32> {
@@ -839,6 +1152,7 @@ impl fmt::Debug for Conntrack<'_> {
             .field("id", &self.id())
             .field("zone", &self.zone())
             .field("timeout", &self.timeout())
+            .field("tcp", &self.tcp())
             .finish_non_exhaustive()
     }
 }
@@ -847,7 +1161,8 @@ impl fmt::Debug for Conntrack<'_> {
 /// emitted ([`Emit`] writes the nest's members, the value of an `NFQA_CT` / `NFULA_CT`).
 ///
 /// Emission follows the kernel's `ctnetlink_glue_build` for the members it sends (tuples,
-/// zone, id, status, timeout, counters, timestamp, use, master, mark, labels), then the
+/// zone, id, status, timeout, protocol info, counters, timestamp, use, master, mark,
+/// labels), then the
 /// verdict-only masks and the `unknown` members. A verdict's `NFQA_CT` carries only what it
 /// changes, e.g. `mark` (with `mark_mask`) or `labels` with `labels_mask`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -863,6 +1178,8 @@ pub struct CtEntry<'a> {
     pub status: Option<CtStatus>,
     /// `CTA_TIMEOUT`, seconds.
     pub timeout: Option<u32>,
+    /// `CTA_PROTOINFO`.
+    pub protoinfo: Option<ProtoInfo<'a>>,
     /// `CTA_MARK`.
     pub mark: Option<u32>,
     /// `CTA_MARK_MASK`.
@@ -900,6 +1217,7 @@ impl<'a> CtEntry<'a> {
             master: ct.master(),
             status: ct.status(),
             timeout: ct.timeout(),
+            protoinfo: ct.protoinfo(),
             mark: ct.mark(),
             mark_mask: ct.mark_mask(),
             counters_orig: ct.counters_orig(),
@@ -928,6 +1246,7 @@ impl<'a> CtEntry<'a> {
     pub fn into_owned(self) -> CtEntry<'static> {
         CtEntry {
             unknown: self.unknown.into_iter().map(RawAttr::into_owned).collect(),
+            protoinfo: self.protoinfo.map(ProtoInfo::into_owned),
             orig: self.orig,
             reply: self.reply,
             master: self.master,
@@ -965,6 +1284,9 @@ impl<'a> CtEntry<'a> {
         }
         if let Some(v) = self.timeout {
             w.attr_u32(TIMEOUT, v);
+        }
+        if let Some(p) = &self.protoinfo {
+            p.write(w);
         }
         if let Some(c) = &self.counters_orig {
             c.write(w, COUNTERS_ORIG);
@@ -1041,6 +1363,26 @@ mod tests {
             ),
             status: Some(CtStatus::CONFIRMED | CtStatus::from_bits_retain(1 << 20)),
             timeout: Some(120),
+            protoinfo: Some(ProtoInfo {
+                tcp: Some(TcpInfo {
+                    state: TcpState::Established,
+                    wscale_orig: Some(7),
+                    wscale_reply: Some(9),
+                    flags_orig: Some(TcpFlagSet {
+                        flags: TcpFlags::WINDOW_SCALE | TcpFlags::SACK_PERM,
+                        mask: TcpFlags::empty(),
+                    }),
+                    flags_reply: Some(TcpFlagSet {
+                        flags: TcpFlags::from_bits_retain(0xff),
+                        mask: TcpFlags::CLOSE_INIT,
+                    }),
+                }),
+                // An SCTP member, kept as it came: CTA_PROTOINFO_SCTP_STATE (u8) 3.
+                other: vec![RawAttr {
+                    raw_type: PROTOINFO_SCTP | NLA_F_NESTED,
+                    value: Cow::Borrowed(&[5, 0, 1, 0, 3, 0, 0, 0]),
+                }],
+            }),
             mark: Some(0xdead_beef),
             mark_mask: Some(0xffff),
             counters_orig: Some(Counters {
@@ -1061,9 +1403,10 @@ mod tests {
             }),
             labels: Some(ConnLabels::EMPTY.with(0).with(127)),
             labels_mask: Some(ConnLabels::from_bytes([0xff; LABELS_LEN])),
+            // CTA_HELP { CTA_HELP_NAME "ftp" }.
             unknown: vec![RawAttr {
-                raw_type: PROTOINFO | NLA_F_NESTED,
-                value: Cow::Borrowed(&[5, 0, 1, 0, 3, 0, 0, 0]),
+                raw_type: HELP | NLA_F_NESTED,
+                value: Cow::Borrowed(&[8, 0, 1, 0, b'f', b't', b'p', 0]),
             }],
         }
     }
@@ -1076,8 +1419,80 @@ mod tests {
         let ct = Conntrack::new_checked(&nest).expect("checked");
         assert_eq!(CtEntry::parse(&ct), entry);
         let unknown: Vec<_> = ct.unknown().map(|a| a.kind()).collect();
-        assert_eq!(unknown, [PROTOINFO]);
+        assert_eq!(unknown, [HELP]);
         assert!(format!("{ct:?}").starts_with("Conntrack { orig: Some(Tuple"));
+    }
+
+    /// A `CTA_PROTOINFO` as the kernel's `tcp_to_nlattr` writes it, written here member by
+    /// member (not through [`TcpInfo`]'s own writer).
+    fn kernel_tcp_protoinfo(members: impl FnOnce(&mut Writer<'_>)) -> Vec<u8> {
+        let mut nest = Vec::new();
+        let mut w = Writer::appending(&mut nest);
+        w.nest(PROTOINFO | NLA_F_NESTED, |w| {
+            w.nest(PROTOINFO_TCP | NLA_F_NESTED, members);
+        });
+        w.finish().expect("written");
+        nest
+    }
+
+    #[test]
+    fn the_tcp_trackers_members_read_back() {
+        let nest = kernel_tcp_protoinfo(|w| {
+            w.attr(PROTOINFO_TCP_STATE, &[sys::TCP_CONNTRACK_TIME_WAIT as u8]);
+            w.attr(PROTOINFO_TCP_WSCALE_ORIGINAL, &[7]);
+            w.attr(PROTOINFO_TCP_WSCALE_REPLY, &[0]);
+            w.attr(PROTOINFO_TCP_FLAGS_ORIGINAL, &[0x23, 0]);
+            w.attr(PROTOINFO_TCP_FLAGS_REPLY, &[0x04, 0]);
+        });
+        let ct = Conntrack::new_checked(&nest).expect("checked");
+        let tcp = ct.tcp().expect("TCP info");
+        assert_eq!(tcp.state, TcpState::TimeWait);
+        assert_eq!((tcp.wscale_orig, tcp.wscale_reply), (Some(7), Some(0)));
+        let orig = tcp.flags_orig.expect("flags").flags;
+        assert_eq!(
+            orig,
+            TcpFlags::WINDOW_SCALE | TcpFlags::SACK_PERM | TcpFlags::MAXACK_SET
+        );
+        assert_eq!(tcp.flags_reply.map(|f| f.flags), Some(TcpFlags::CLOSE_INIT));
+        assert_eq!(ct.unknown().count(), 0);
+        // What the typed entry writes is what was read.
+        assert_eq!(CtEntry::parse(&ct).to_bytes().expect("emit"), nest);
+    }
+
+    #[test]
+    fn a_tcp_member_without_its_state_or_of_the_wrong_size_is_refused() {
+        let no_state = kernel_tcp_protoinfo(|w| w.attr(PROTOINFO_TCP_WSCALE_ORIGINAL, &[7]));
+        assert_eq!(
+            Conntrack::new_checked(&no_state).map(drop),
+            Err(WireError::MissingAttribute {
+                space: Space::CtTcp,
+                kind: PROTOINFO_TCP_STATE
+            })
+        );
+        let wide_state = kernel_tcp_protoinfo(|w| w.attr(PROTOINFO_TCP_STATE, &[3, 0]));
+        assert!(matches!(
+            Conntrack::new_checked(&wide_state),
+            Err(WireError::BadAttribute {
+                space: Space::CtTcp,
+                ..
+            })
+        ));
+        let short_flags = kernel_tcp_protoinfo(|w| {
+            w.attr(PROTOINFO_TCP_STATE, &[3]);
+            w.attr(PROTOINFO_TCP_FLAGS_REPLY, &[1]);
+        });
+        assert!(Conntrack::new_checked(&short_flags).is_err());
+    }
+
+    #[test]
+    fn tcp_states_convert_both_ways() {
+        for raw in 0..=u8::MAX {
+            let state = TcpState::from(raw);
+            assert_eq!(u8::from(state), raw);
+            assert_eq!(state.name().is_some(), raw <= 9, "{raw}");
+        }
+        assert_eq!(TcpState::SynSent2.to_string(), "SYN_SENT2");
+        assert_eq!(TcpState::Other(12).to_string(), "12");
     }
 
     #[test]

@@ -49,6 +49,8 @@ pub enum Space {
     CtCounters,
     /// `CTA_TIMESTAMP_*`: inside `CTA_TIMESTAMP`.
     CtTimestamp,
+    /// `CTA_PROTOINFO_TCP_*`: inside `CTA_PROTOINFO_TCP` (itself inside `CTA_PROTOINFO`).
+    CtTcp,
 }
 
 /// A datagram, message or attribute that does not follow the nfnetlink wire layout, or a value

@@ -422,6 +422,49 @@ pub const CTA_TIMESTAMP_START: u32 = 1;
 pub const CTA_TIMESTAMP_STOP: u32 = 2;
 pub const CTA_TIMESTAMP_PAD: u32 = 3;
 
+// `enum ctattr_protoinfo`: the members of CTA_PROTOINFO, one per tracked protocol.
+pub const CTA_PROTOINFO_UNSPEC: u32 = 0;
+pub const CTA_PROTOINFO_TCP: u32 = 1;
+pub const CTA_PROTOINFO_DCCP: u32 = 2;
+pub const CTA_PROTOINFO_SCTP: u32 = 3;
+
+// `enum ctattr_protoinfo_tcp`: the members of CTA_PROTOINFO_TCP.
+pub const CTA_PROTOINFO_TCP_UNSPEC: u32 = 0;
+/// `u8`: `enum tcp_conntrack`.
+pub const CTA_PROTOINFO_TCP_STATE: u32 = 1;
+/// `u8`.
+pub const CTA_PROTOINFO_TCP_WSCALE_ORIGINAL: u32 = 2;
+/// `u8`.
+pub const CTA_PROTOINFO_TCP_WSCALE_REPLY: u32 = 3;
+/// `struct nf_ct_tcp_flags` (`u8` flags, `u8` mask).
+pub const CTA_PROTOINFO_TCP_FLAGS_ORIGINAL: u32 = 4;
+/// `struct nf_ct_tcp_flags`.
+pub const CTA_PROTOINFO_TCP_FLAGS_REPLY: u32 = 5;
+
+// <linux/netfilter/nf_conntrack_tcp.h>: `enum tcp_conntrack`, the TCP tracker's states.
+pub const TCP_CONNTRACK_NONE: u32 = 0;
+pub const TCP_CONNTRACK_SYN_SENT: u32 = 1;
+pub const TCP_CONNTRACK_SYN_RECV: u32 = 2;
+pub const TCP_CONNTRACK_ESTABLISHED: u32 = 3;
+pub const TCP_CONNTRACK_FIN_WAIT: u32 = 4;
+pub const TCP_CONNTRACK_CLOSE_WAIT: u32 = 5;
+pub const TCP_CONNTRACK_LAST_ACK: u32 = 6;
+pub const TCP_CONNTRACK_TIME_WAIT: u32 = 7;
+pub const TCP_CONNTRACK_CLOSE: u32 = 8;
+/// `TCP_CONNTRACK_LISTEN` in the header (obsolete there), which names it `SYN_SENT2`: a
+/// simultaneous open.
+pub const TCP_CONNTRACK_SYN_SENT2: u32 = 9;
+
+// `IP_CT_TCP_FLAG_*`: the flags of `struct nf_ct_tcp_flags`.
+pub const IP_CT_TCP_FLAG_WINDOW_SCALE: u32 = 0x01;
+pub const IP_CT_TCP_FLAG_SACK_PERM: u32 = 0x02;
+pub const IP_CT_TCP_FLAG_CLOSE_INIT: u32 = 0x04;
+pub const IP_CT_TCP_FLAG_BE_LIBERAL: u32 = 0x08;
+pub const IP_CT_TCP_FLAG_DATA_UNACKNOWLEDGED: u32 = 0x10;
+pub const IP_CT_TCP_FLAG_MAXACK_SET: u32 = 0x20;
+pub const IP_CT_EXP_CHALLENGE_ACK: u32 = 0x40;
+pub const IP_CT_TCP_SIMULTANEOUS_OPEN: u32 = 0x80;
+
 /// Bytes of a connection's label bitmap (`NF_CT_LABELS_MAX_SIZE`, 128 labels, from
 /// `XT_CONNLABEL_MAXBIT` of `<linux/netfilter/xt_connlabel.h>`): the size of `CTA_LABELS`.
 pub const NF_CT_LABELS_MAX_SIZE: usize = 16;

@@ -4,7 +4,8 @@ use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 
 use netfilter_safe::wire::{
-    ConnLabels, Counters, CtEntry, CtStatus, CtTimestamp, Emit, Icmp, RawAttr, Tuple, WireError,
+    ConnLabels, Counters, CtEntry, CtStatus, CtTimestamp, Emit, Icmp, ProtoInfo, RawAttr, TcpInfo,
+    Tuple, WireError,
 };
 
 /// `IPPROTO_TCP`.
@@ -182,7 +183,26 @@ impl CtBuilder {
         self
     }
 
-    /// A member this crate has no setter for (`CTA_PROTOINFO`, a newer kernel's), written
+    /// `CTA_PROTOINFO` with the TCP tracker's `info`.
+    ///
+    /// ```
+    /// use netfilter_safe::wire::{Conntrack, TcpInfo, TcpState};
+    /// use netfilter_testkit::synth::CtBuilder;
+    ///
+    /// let nest = CtBuilder::tcp("198.18.0.1:4000".parse()?, "198.18.0.2:80".parse()?)
+    ///     .tcp_info(TcpInfo::new(TcpState::Established))
+    ///     .to_bytes()?;
+    /// let ct = Conntrack::new_checked(&nest)?;
+    /// assert_eq!(ct.tcp().map(|t| t.state), Some(TcpState::Established));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn tcp_info(mut self, info: TcpInfo) -> Self {
+        self.entry.protoinfo = Some(ProtoInfo::tcp(info));
+        self
+    }
+
+    /// A member this crate has no setter for (`CTA_HELP`, a newer kernel's), written
     /// after the others with its raw `nla_type` (add `NLA_F_NESTED` for a nest).
     #[must_use]
     pub fn unknown(mut self, raw_type: u16, value: impl Into<Vec<u8>>) -> Self {
