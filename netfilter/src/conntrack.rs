@@ -5,8 +5,8 @@
 //! conntrack entry: [`Packet::conntrack`](crate::Packet::conntrack) and
 //! [`LogPacket::conntrack`](crate::LogPacket::conntrack) give a [`Conntrack`] view of it
 //! (original and reply [`Tuple`]s, [`CtStatus`], mark, id, zone, timeout, [`ConnLabels`],
-//! [`Counters`], [`CtTimestamp`], the TCP tracker's [`TcpInfo`]; each read from the
-//! received message when asked for), and
+//! [`Counters`], [`CtTimestamp`], the TCP tracker's [`TcpInfo`], the helper's and the
+//! security context's [`CtName`]; each read from the received message when asked for), and
 //! `ct_info()` its [`CtState`]. [`Verdict::with_conn_mark`](crate::Verdict::with_conn_mark)
 //! and [`Packet::set_conn_mark`](crate::Packet::set_conn_mark) (and the `labels` forms)
 //! change the connection with the verdict.
@@ -22,6 +22,6 @@
 //! ```
 
 pub use netfilter_safe::wire::{
-    ConnLabels, Conntrack, Counters, CtEntry, CtState, CtStatus, CtTimestamp, Icmp, ProtoInfo,
-    TcpFlagSet, TcpFlags, TcpInfo, TcpState, Tuple,
+    ConnLabels, Conntrack, Counters, CtEntry, CtName, CtState, CtStatus, CtTimestamp, Icmp,
+    ProtoInfo, TcpFlagSet, TcpFlags, TcpInfo, TcpState, Tuple,
 };

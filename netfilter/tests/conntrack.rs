@@ -81,10 +81,11 @@ fn everything() -> CtBuilder {
         )
         .timestamp(1_700_000_000_123_456_789, None)
         .tcp_info(tcp_info())
-        // CTA_HELP { CTA_HELP_NAME "ftp" }
+        .helper("ftp")
+        // CTA_SEQ_ADJ_ORIG { CTA_SEQADJ_CORRECTION_POS 9 }
         .unknown(
-            ct_attr::HELP | NLA_F_NESTED,
-            [8, 0, 1, 0, b'f', b't', b'p', 0],
+            ct_attr::SEQ_ADJ_ORIG | NLA_F_NESTED,
+            [8, 0, 1, 0, 0, 0, 0, 9],
         )
 }
 
@@ -183,10 +184,11 @@ fn every_field_of_a_queued_packets_connection_reads_back() {
         })
     );
     assert_eq!(ct.tcp(), Some(tcp_info()));
+    assert_eq!(ct.helper_name(), Some("ftp"));
     let unknown: Vec<_> = ct.unknown().map(|a| (a.kind(), a.value())).collect();
     assert_eq!(
         unknown,
-        [(ct_attr::HELP, &[8, 0, 1, 0, b'f', b't', b'p', 0][..])]
+        [(ct_attr::SEQ_ADJ_ORIG, &[8, 0, 1, 0, 0, 0, 0, 9][..])]
     );
     assert_eq!(ct.as_bytes(), nest.as_slice());
     assert_eq!(

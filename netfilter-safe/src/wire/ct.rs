@@ -8,6 +8,7 @@
 //! carry `NLA_F_NESTED`, masked off as everywhere in [`wire`](super).
 
 use core::fmt;
+use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::attr::{Attr, AttrTable, Checks, NLA_F_NESTED, RawAttr, be16, be32, exact};
@@ -83,6 +84,11 @@ pub mod attr {
     pub const PROTOINFO_TCP_WSCALE_REPLY: u16 = sys::CTA_PROTOINFO_TCP_WSCALE_REPLY as u16;
     pub const PROTOINFO_TCP_FLAGS_ORIGINAL: u16 = sys::CTA_PROTOINFO_TCP_FLAGS_ORIGINAL as u16;
     pub const PROTOINFO_TCP_FLAGS_REPLY: u16 = sys::CTA_PROTOINFO_TCP_FLAGS_REPLY as u16;
+    // enum ctattr_help
+    pub const HELP_NAME: u16 = sys::CTA_HELP_NAME as u16;
+    pub const HELP_INFO: u16 = sys::CTA_HELP_INFO as u16;
+    // enum ctattr_secctx
+    pub const SECCTX_NAME: u16 = sys::CTA_SECCTX_NAME as u16;
 }
 use attr::*;
 
@@ -811,6 +817,96 @@ impl<'a> ProtoInfo<'a> {
     }
 }
 
+/// A nest that names something: `CTA_HELP` (the connection's helper, `ftp`) or
+/// `CTA_SECCTX` (its security context, `system_u:object_r:ssh_port_t:s0`). The name is kept
+/// as bytes, without the kernel's terminating NUL; other members (a helper's
+/// `CTA_HELP_INFO`, a newer kernel's) are kept as they came.
+///
+/// ```
+/// use netfilter_safe::wire::{Conntrack, CtEntry, CtName, Emit};
+///
+/// # fn main() -> Result<(), netfilter_safe::wire::WireError> {
+/// let mut entry = CtEntry::default();
+/// entry.helper = Some(CtName::new("ftp"));
+/// let nest = entry.to_bytes()?;
+/// let ct = Conntrack::new_checked(&nest)?;
+/// assert_eq!(ct.helper_name(), Some("ftp"));
+/// assert_eq!(CtEntry::parse(&ct), entry);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct CtName<'a> {
+    /// `CTA_HELP_NAME` / `CTA_SECCTX_NAME`, without its terminating NUL.
+    pub name: Cow<'a, [u8]>,
+    /// The other members, in order.
+    pub other: Vec<RawAttr<'a>>,
+}
+
+impl<'a> CtName<'a> {
+    /// `name`, nothing else.
+    #[must_use]
+    pub fn new(name: &str) -> CtName<'static> {
+        CtName {
+            name: Cow::Owned(name.as_bytes().to_vec()),
+            other: Vec::new(),
+        }
+    }
+
+    /// The name as text, `None` when it is not UTF-8.
+    #[must_use]
+    pub fn as_str(&self) -> Option<&str> {
+        core::str::from_utf8(&self.name).ok()
+    }
+
+    /// Reads the nest `a` of `space`, whose name member is `name_kind`.
+    fn parse(a: &Attr<'a>, space: Space, name_kind: u16) -> Result<CtName<'a>, WireError> {
+        let mut name = None;
+        let mut other = Vec::new();
+        for m in a.nested() {
+            let m = m?;
+            if m.kind() == name_kind {
+                name = Some(Cow::Borrowed(without_nul(m.value())));
+            } else {
+                other.push(m.to_raw());
+            }
+        }
+        let name = name.ok_or(WireError::MissingAttribute {
+            space,
+            kind: name_kind,
+        })?;
+        Ok(CtName { name, other })
+    }
+
+    /// A copy that owns all its data.
+    #[must_use]
+    pub fn into_owned(self) -> CtName<'static> {
+        CtName {
+            name: Cow::Owned(self.name.into_owned()),
+            other: self.other.into_iter().map(RawAttr::into_owned).collect(),
+        }
+    }
+
+    /// Writes the nest `outer`: the name as the kernel's `nla_put_string` does (with its
+    /// NUL), then the other members.
+    fn write(&self, w: &mut Writer<'_>, outer: u16, name_kind: u16) {
+        w.nest(outer | NLA_F_NESTED, |w| {
+            let mut name = self.name.to_vec();
+            name.push(0);
+            w.attr(name_kind, &name);
+            for a in &self.other {
+                a.write(w);
+            }
+        });
+    }
+}
+
+/// `value` without the one terminating NUL a kernel string carries.
+fn without_nul(value: &[u8]) -> &[u8] {
+    value.strip_suffix(&[0]).unwrap_or(value)
+}
+
 fn be64(space: Space, a: &Attr<'_>) -> Result<u64, WireError> {
     exact::<8>(space, a).map(|b| u64::from_be_bytes(*b))
 }
@@ -914,7 +1010,9 @@ const CHECKS: Checks = Checks::NONE
     .custom(COUNTERS_ORIG)
     .custom(COUNTERS_REPLY)
     .custom(TIMESTAMP)
-    .custom(PROTOINFO);
+    .custom(PROTOINFO)
+    .custom(HELP)
+    .custom(SECCTX);
 
 /// The members [`CHECKS`] leaves to their parsers.
 fn check_member(a: &Attr<'_>) -> Result<(), WireError> {
@@ -922,6 +1020,8 @@ fn check_member(a: &Attr<'_>) -> Result<(), WireError> {
         COUNTERS_ORIG | COUNTERS_REPLY => Counters::parse(a).map(drop),
         TIMESTAMP => CtTimestamp::parse(a).map(drop),
         PROTOINFO => ProtoInfo::parse(a).map(drop),
+        HELP => CtName::parse(a, Space::CtHelp, HELP_NAME).map(drop),
+        SECCTX => CtName::parse(a, Space::CtSecctx, SECCTX_NAME).map(drop),
         _ => Tuple::parse(a).map(drop),
     }
 }
@@ -934,6 +1034,8 @@ fn known_member(kind: u16) -> bool {
             | TUPLE_REPLY
             | STATUS
             | PROTOINFO
+            | HELP
+            | SECCTX
             | TIMEOUT
             | MARK
             | COUNTERS_ORIG
@@ -952,9 +1054,9 @@ fn known_member(kind: u16) -> bool {
 
 /// A checked, zero-copy view of a conntrack nest (the value of `NFQA_CT` / `NFULA_CT`, or of
 /// a verdict's `NFQA_CT`): its members located in one walk, each checked (scalars by size,
-/// tuples, counters, timestamp and protocol info member by member), each decoded when read.
-/// Members the readers do not read (`CTA_HELP`, `CTA_SECCTX`, a newer kernel's) are in
-/// [`Conntrack::unknown`].
+/// tuples, counters, timestamp, protocol info, helper and security context member by
+/// member), each decoded when read. Members the readers do not read (`CTA_NAT_*`,
+/// `CTA_SEQ_ADJ_*`, `CTA_SYNPROXY`, a newer kernel's) are in [`Conntrack::unknown`].
 ///
 /// ```
 /// use std::net::Ipv4Addr;
@@ -1068,6 +1170,41 @@ impl<'a> Conntrack<'a> {
         self.protoinfo()?.tcp
     }
 
+    /// `CTA_HELP`: the connection's helper (`ftp`, `sip`), with a helper's own members.
+    #[must_use]
+    pub fn helper(&self) -> Option<CtName<'a>> {
+        CtName::parse(&self.get(HELP)?, Space::CtHelp, HELP_NAME).ok()
+    }
+
+    /// The helper's name (`CTA_HELP_NAME`), `None` without a helper or when it is not UTF-8.
+    #[must_use]
+    pub fn helper_name(&self) -> Option<&'a str> {
+        self.name_of(HELP, HELP_NAME)
+    }
+
+    /// `CTA_SECCTX`: the connection's security context (with `CONFIG_NF_CONNTRACK_SECMARK`
+    /// and a secmark set, e.g. by `CONNSECMARK`).
+    #[must_use]
+    pub fn secctx(&self) -> Option<CtName<'a>> {
+        CtName::parse(&self.get(SECCTX)?, Space::CtSecctx, SECCTX_NAME).ok()
+    }
+
+    /// The security context as text (`CTA_SECCTX_NAME`), `None` without one or when it is
+    /// not UTF-8.
+    #[must_use]
+    pub fn secctx_name(&self) -> Option<&'a str> {
+        self.name_of(SECCTX, SECCTX_NAME)
+    }
+
+    /// The name member `name_kind` of the nest `kind` (checked by `new_checked`), as text.
+    fn name_of(&self, kind: u16, name_kind: u16) -> Option<&'a str> {
+        let name = self
+            .get(kind)?
+            .nested()
+            .find_map(|m| m.ok().filter(|m| m.kind() == name_kind))?;
+        core::str::from_utf8(without_nul(name.value())).ok()
+    }
+
     /// `CTA_MARK`: the connection mark (`ct mark`, `CONNMARK`).
     #[must_use]
     pub fn mark(&self) -> Option<u32> {
@@ -1161,8 +1298,8 @@ impl fmt::Debug for Conntrack<'_> {
 /// emitted ([`Emit`] writes the nest's members, the value of an `NFQA_CT` / `NFULA_CT`).
 ///
 /// Emission follows the kernel's `ctnetlink_glue_build` for the members it sends (tuples,
-/// zone, id, status, timeout, protocol info, counters, timestamp, use, master, mark,
-/// labels), then the
+/// zone, id, status, timeout, protocol info, counters, timestamp, use, helper, security
+/// context, master, mark, labels), then the
 /// verdict-only masks and the `unknown` members. A verdict's `NFQA_CT` carries only what it
 /// changes, e.g. `mark` (with `mark_mask`) or `labels` with `labels_mask`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -1180,6 +1317,10 @@ pub struct CtEntry<'a> {
     pub timeout: Option<u32>,
     /// `CTA_PROTOINFO`.
     pub protoinfo: Option<ProtoInfo<'a>>,
+    /// `CTA_HELP`.
+    pub helper: Option<CtName<'a>>,
+    /// `CTA_SECCTX`.
+    pub secctx: Option<CtName<'a>>,
     /// `CTA_MARK`.
     pub mark: Option<u32>,
     /// `CTA_MARK_MASK`.
@@ -1218,6 +1359,8 @@ impl<'a> CtEntry<'a> {
             status: ct.status(),
             timeout: ct.timeout(),
             protoinfo: ct.protoinfo(),
+            helper: ct.helper(),
+            secctx: ct.secctx(),
             mark: ct.mark(),
             mark_mask: ct.mark_mask(),
             counters_orig: ct.counters_orig(),
@@ -1247,6 +1390,8 @@ impl<'a> CtEntry<'a> {
         CtEntry {
             unknown: self.unknown.into_iter().map(RawAttr::into_owned).collect(),
             protoinfo: self.protoinfo.map(ProtoInfo::into_owned),
+            helper: self.helper.map(CtName::into_owned),
+            secctx: self.secctx.map(CtName::into_owned),
             orig: self.orig,
             reply: self.reply,
             master: self.master,
@@ -1299,6 +1444,12 @@ impl<'a> CtEntry<'a> {
         }
         if let Some(v) = self.use_count {
             w.attr_u32(USE, v);
+        }
+        if let Some(h) = &self.helper {
+            h.write(w, HELP, HELP_NAME);
+        }
+        if let Some(c) = &self.secctx {
+            c.write(w, SECCTX, SECCTX_NAME);
         }
         if let Some(t) = &self.master {
             t.write(w, TUPLE_MASTER);
@@ -1403,10 +1554,18 @@ mod tests {
             }),
             labels: Some(ConnLabels::EMPTY.with(0).with(127)),
             labels_mask: Some(ConnLabels::from_bytes([0xff; LABELS_LEN])),
-            // CTA_HELP { CTA_HELP_NAME "ftp" }.
+            helper: Some(CtName {
+                name: Cow::Borrowed(b"ftp"),
+                other: vec![RawAttr {
+                    raw_type: HELP_INFO,
+                    value: Cow::Borrowed(&[1, 2, 3]),
+                }],
+            }),
+            secctx: Some(CtName::new("system_u:object_r:ssh_port_t:s0")),
+            // CTA_SEQ_ADJ_ORIG { CTA_SEQADJ_CORRECTION_POS (u32) 9 }.
             unknown: vec![RawAttr {
-                raw_type: HELP | NLA_F_NESTED,
-                value: Cow::Borrowed(&[8, 0, 1, 0, b'f', b't', b'p', 0]),
+                raw_type: SEQ_ADJ_ORIG | NLA_F_NESTED,
+                value: Cow::Borrowed(&[8, 0, 1, 0, 0, 0, 0, 9]),
             }],
         }
     }
@@ -1419,7 +1578,9 @@ mod tests {
         let ct = Conntrack::new_checked(&nest).expect("checked");
         assert_eq!(CtEntry::parse(&ct), entry);
         let unknown: Vec<_> = ct.unknown().map(|a| a.kind()).collect();
-        assert_eq!(unknown, [HELP]);
+        assert_eq!(unknown, [SEQ_ADJ_ORIG]);
+        assert_eq!(ct.helper_name(), Some("ftp"));
+        assert_eq!(ct.secctx_name(), Some("system_u:object_r:ssh_port_t:s0"));
         assert!(format!("{ct:?}").starts_with("Conntrack { orig: Some(Tuple"));
     }
 
@@ -1482,6 +1643,43 @@ mod tests {
             w.attr(PROTOINFO_TCP_FLAGS_REPLY, &[1]);
         });
         assert!(Conntrack::new_checked(&short_flags).is_err());
+    }
+
+    #[test]
+    fn names_read_as_the_kernel_writes_them_and_without_one_are_refused() {
+        let mut nest = Vec::new();
+        let mut w = Writer::appending(&mut nest);
+        w.nest(HELP | NLA_F_NESTED, |w| w.attr(HELP_NAME, b"sip\0"));
+        w.nest(SECCTX | NLA_F_NESTED, |w| {
+            w.attr(SECCTX_NAME, &[0xff, 0xfe, 0])
+        });
+        w.finish().expect("written");
+        let ct = Conntrack::new_checked(&nest).expect("checked");
+        assert_eq!(ct.helper_name(), Some("sip"));
+        assert_eq!(
+            ct.helper().map(|h| h.name.into_owned()),
+            Some(b"sip".to_vec())
+        );
+        // Not UTF-8: no text, the bytes kept.
+        assert_eq!(ct.secctx_name(), None);
+        let secctx = ct.secctx().expect("CTA_SECCTX");
+        assert_eq!(
+            (&secctx.name[..], secctx.as_str()),
+            (&[0xff, 0xfe][..], None)
+        );
+        assert_eq!(CtEntry::parse(&ct).to_bytes().expect("emit"), nest);
+
+        let mut nameless = Vec::new();
+        let mut w = Writer::appending(&mut nameless);
+        w.nest(HELP | NLA_F_NESTED, |w| w.attr(HELP_INFO, &[1]));
+        w.finish().expect("written");
+        assert_eq!(
+            Conntrack::new_checked(&nameless).map(drop),
+            Err(WireError::MissingAttribute {
+                space: Space::CtHelp,
+                kind: HELP_NAME
+            })
+        );
     }
 
     #[test]

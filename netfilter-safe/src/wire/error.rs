@@ -51,6 +51,10 @@ pub enum Space {
     CtTimestamp,
     /// `CTA_PROTOINFO_TCP_*`: inside `CTA_PROTOINFO_TCP` (itself inside `CTA_PROTOINFO`).
     CtTcp,
+    /// `CTA_HELP_*`: inside `CTA_HELP`.
+    CtHelp,
+    /// `CTA_SECCTX_*`: inside `CTA_SECCTX`.
+    CtSecctx,
 }
 
 /// A datagram, message or attribute that does not follow the nfnetlink wire layout, or a value

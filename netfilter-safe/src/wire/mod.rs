@@ -67,8 +67,8 @@ pub use attr::{
     NLA_TYPE_MASK, RawAttr, Timestamp, Vlan,
 };
 pub use ct::{
-    ConnLabels, Conntrack, Counters, CtEntry, CtState, CtStatus, CtTimestamp, Icmp, ProtoInfo,
-    TcpFlagSet, TcpFlags, TcpInfo, TcpState, Tuple, attr as ct_attr,
+    ConnLabels, Conntrack, Counters, CtEntry, CtName, CtState, CtStatus, CtTimestamp, Icmp,
+    ProtoInfo, TcpFlagSet, TcpFlags, TcpInfo, TcpState, Tuple, attr as ct_attr,
 };
 pub use error::{Part, Space, WireError};
 pub use log::{LogAttrs, LogConfig, LogMode, LogPacket, LogPacketHdr, attr as log_attr};

@@ -441,6 +441,18 @@ pub const CTA_PROTOINFO_TCP_FLAGS_ORIGINAL: u32 = 4;
 /// `struct nf_ct_tcp_flags`.
 pub const CTA_PROTOINFO_TCP_FLAGS_REPLY: u32 = 5;
 
+// `enum ctattr_help`: the members of CTA_HELP.
+pub const CTA_HELP_UNSPEC: u32 = 0;
+/// NUL-terminated string: the helper's name (`ftp`, `sip`).
+pub const CTA_HELP_NAME: u32 = 1;
+/// The helper's own data.
+pub const CTA_HELP_INFO: u32 = 2;
+
+// `enum ctattr_secctx`: the members of CTA_SECCTX.
+pub const CTA_SECCTX_UNSPEC: u32 = 0;
+/// NUL-terminated string: the security context (`system_u:object_r:..`).
+pub const CTA_SECCTX_NAME: u32 = 1;
+
 // <linux/netfilter/nf_conntrack_tcp.h>: `enum tcp_conntrack`, the TCP tracker's states.
 pub const TCP_CONNTRACK_NONE: u32 = 0;
 pub const TCP_CONNTRACK_SYN_SENT: u32 = 1;

@@ -4,8 +4,8 @@ use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 
 use netfilter_safe::wire::{
-    ConnLabels, Counters, CtEntry, CtStatus, CtTimestamp, Emit, Icmp, ProtoInfo, RawAttr, TcpInfo,
-    Tuple, WireError,
+    ConnLabels, Counters, CtEntry, CtName, CtStatus, CtTimestamp, Emit, Icmp, ProtoInfo, RawAttr,
+    TcpInfo, Tuple, WireError,
 };
 
 /// `IPPROTO_TCP`.
@@ -202,7 +202,21 @@ impl CtBuilder {
         self
     }
 
-    /// A member this crate has no setter for (`CTA_HELP`, a newer kernel's), written
+    /// `CTA_HELP` with the helper's `name` (`ftp`).
+    #[must_use]
+    pub fn helper(mut self, name: &str) -> Self {
+        self.entry.helper = Some(CtName::new(name));
+        self
+    }
+
+    /// `CTA_SECCTX` with the security context `name`.
+    #[must_use]
+    pub fn secctx(mut self, name: &str) -> Self {
+        self.entry.secctx = Some(CtName::new(name));
+        self
+    }
+
+    /// A member this crate has no setter for (`CTA_NAT_SRC`, a newer kernel's), written
     /// after the others with its raw `nla_type` (add `NLA_F_NESTED` for a nest).
     #[must_use]
     pub fn unknown(mut self, raw_type: u16, value: impl Into<Vec<u8>>) -> Self {
