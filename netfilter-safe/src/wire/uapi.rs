@@ -3,6 +3,7 @@
 //! Constants and struct layouts of `<linux/netfilter/nfnetlink.h>`,
 //! `<linux/netfilter/nfnetlink_queue.h>`, `<linux/netfilter/nfnetlink_log.h>`,
 //! `<linux/netfilter/nfnetlink_conntrack.h>`, `<linux/netfilter/nf_conntrack_common.h>`,
+//! `<linux/netfilter/nf_conntrack_tcp.h>`,
 //! `<linux/netfilter.h>` and `<linux/netlink.h>`, under the headers' own names and with the
 //! types bindgen gives them (`u32` for enumerators and `#define`s), so that code written
 //! against `netfilter-queue-sys` / `netfilter-log-sys` reads the same here. They are kernel
@@ -12,7 +13,8 @@
 //! built on it: the `netfilter` crate's queues and log groups, the testkit's synthesis and fake
 //! kernel) builds without the C libraries, their headers or libclang. With the `ffi` feature,
 //! this crate's tests check every item against the sys crates' bindgen output of the
-//! installed headers. The conntrack constants (`CTA_*`, `IPS_*`, `IP_CT_*`) are the exception:
+//! installed headers. The conntrack constants (`CTA_*`, `IPS_*`, `IP_CT_*`, `TCP_CONNTRACK_*`)
+//! are the exception:
 //! the sys crates do not bind the conntrack headers (libnetfilter_queue and libnetfilter_log
 //! hand the `NFQA_CT` / `NFULA_CT` nest over raw), so nothing checks them but the stable
 //! kernel ABI and this crate's own tests.
