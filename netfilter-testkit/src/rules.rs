@@ -35,10 +35,10 @@
 //!
 //! [`Rule::set_mark`] sets the packet mark (`-j MARK --set-mark`, nft `meta mark set`),
 //! [`Rule::mark`] matches it (`-m mark --mark`, nft `meta mark`; [`Rule::not_mark`] the
-//! opposite), and [`Rule::count`] only counts. [`Rule::install`] returns an [`InstalledRule`], whose
-//! [`counters`](InstalledRule::counters) tell how many packets and bytes the rule matched and
-//! which deletes the rule again when dropped (or on [`InstalledRule::remove`]), so that one
-//! test can compare "with" and "without":
+//! opposite), and [`Rule::count`] only counts. [`Rule::install`] returns an
+//! [`InstalledRule`], whose [`counters`](InstalledRule::counters) tell how many packets and
+//! bytes the rule matched and which deletes the rule again when dropped (or on
+//! [`InstalledRule::remove`]), so that one test can compare "with" and "without":
 //!
 //! ```no_run
 //! # fn main() -> Result<(), netfilter_testkit::Error> {

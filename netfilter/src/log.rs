@@ -378,9 +378,9 @@ impl LogBuilder {
     /// [`qthresh`](LogBuilder::qthresh) 1 it leaves the kernel's default. A buffer larger
     /// still batches more, but the socket's receive buffer counts a batch at its whole
     /// allocation: raise [`recv_buffer`](LogBuilder::recv_buffer) with it, or bursts
-    /// overrun it sooner. A larger buffer is also one larger allocation the kernel makes without
-    /// waiting (`GFP_ATOMIC`): when it fails, the kernel falls back to a buffer of one
-    /// message. A rule's own threshold (`--nflog-threshold 1`) makes every message a batch
+    /// overrun it sooner. A larger buffer is also one larger allocation the kernel makes
+    /// without waiting (`GFP_ATOMIC`): when it fails, the kernel falls back to a buffer of
+    /// one message. A rule's own threshold (`--nflog-threshold 1`) makes every message a batch
     /// of its own in a buffer of this size, trimmed when sent: give such a group
     /// [`min_nlbufsiz`](LogBuilder::min_nlbufsiz).
     ///
@@ -766,6 +766,18 @@ impl SeqTracker {
 
     fn expect(&mut self, group: u16, seq: u32) {
         self.next.insert(group, seq);
+    }
+
+    /// Numbering turned on or off for `groups` on an open socket: a group's kernel counter
+    /// goes on from where it stopped (0 for a group never numbered, whose messages so far had
+    /// no number to track).
+    fn set_numbered(&mut self, groups: &[u16], numbered: bool) {
+        if numbered && !self.numbered {
+            for &group in groups {
+                self.next.entry(group).or_insert(0);
+            }
+        }
+        self.numbered = numbered;
     }
 
     /// How many messages of `group` were lost before the one numbered `seq` (`None` without
@@ -1456,13 +1468,8 @@ impl LogGroup {
         for group in self.groups.clone() {
             self.set_group_flags(group, flags)?;
         }
-        let numbered = flags.contains(LogFlags::SEQ);
-        if numbered && !self.seqs.numbered {
-            for &group in &self.groups {
-                self.seqs.next.entry(group).or_insert(0);
-            }
-        }
-        self.seqs.numbered = numbered;
+        self.seqs
+            .set_numbered(&self.groups, flags.contains(LogFlags::SEQ));
         Ok(())
     }
 

@@ -168,7 +168,10 @@ impl<S: Source> Async<S> {
 }
 
 /// The settings of an open queue, changed through its adapter (which keeps the queue it
-/// registered: no `get_mut` that could swap it for another).
+/// registered: no `get_mut` that could swap it for another). These are plain calls, not
+/// futures: the kernel handles a configuration request, and queues its answer, inside the
+/// `send` that carries it, so the answer is already waiting when they read it; packets that
+/// came before it are kept for the next `recv`.
 impl Async<Queue> {
     /// As [`Queue::set_copy`].
     ///

@@ -572,13 +572,19 @@ fn fake_seq_log(group: u16) -> (FakeKernel, LogGroup) {
     (kernel, log)
 }
 
-#[test]
-fn without_sequence_numbers_an_overrun_is_the_enobufs_notice_once() {
+/// Group `group` over a fake kernel, with the builder's defaults.
+fn fake_log(group: u16) -> (FakeKernel, LogGroup) {
     let (kernel, transport) = FakeKernel::new().expect("fake kernel");
-    let mut log = LogGroup::builder(8)
+    let log = LogGroup::builder(group)
         .transport(transport)
         .open()
         .expect("open");
+    (kernel, log)
+}
+
+#[test]
+fn without_sequence_numbers_an_overrun_is_the_enobufs_notice_once() {
+    let (kernel, mut log) = fake_log(8);
     kernel.overrun();
     kernel
         .log_packet(LogPacketBuilder::ipv4(8).payload(b"after".to_vec()))
@@ -827,11 +833,7 @@ fn fake_kernel_numbering_turned_on_later_resumes_where_it_stopped() {
 
 #[test]
 fn fake_kernel_numbering_turned_on_counts_an_overrun_once_from_0() {
-    let (kernel, transport) = FakeKernel::new().expect("fake kernel");
-    let mut log = LogGroup::builder(4)
-        .transport(transport)
-        .open()
-        .expect("open");
+    let (kernel, mut log) = fake_log(4);
     log.set_flags(LogFlags::SEQ).expect("on");
     // Numbered from 0; the first three are lost to an overrun: one event, the gap with its
     // count, not also the kernel's notice.

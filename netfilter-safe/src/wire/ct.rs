@@ -587,35 +587,41 @@ impl TcpState {
     }
 }
 
-/// The states in `enum tcp_conntrack` order, for the conversions.
-const TCP_STATES: [TcpState; 10] = [
-    TcpState::None,
-    TcpState::SynSent,
-    TcpState::SynRecv,
-    TcpState::Established,
-    TcpState::FinWait,
-    TcpState::CloseWait,
-    TcpState::LastAck,
-    TcpState::TimeWait,
-    TcpState::Close,
-    TcpState::SynSent2,
-];
-
 impl From<u8> for TcpState {
     fn from(raw: u8) -> Self {
-        TCP_STATES
-            .get(usize::from(raw))
-            .copied()
-            .unwrap_or(TcpState::Other(raw))
+        match u32::from(raw) {
+            sys::TCP_CONNTRACK_NONE => TcpState::None,
+            sys::TCP_CONNTRACK_SYN_SENT => TcpState::SynSent,
+            sys::TCP_CONNTRACK_SYN_RECV => TcpState::SynRecv,
+            sys::TCP_CONNTRACK_ESTABLISHED => TcpState::Established,
+            sys::TCP_CONNTRACK_FIN_WAIT => TcpState::FinWait,
+            sys::TCP_CONNTRACK_CLOSE_WAIT => TcpState::CloseWait,
+            sys::TCP_CONNTRACK_LAST_ACK => TcpState::LastAck,
+            sys::TCP_CONNTRACK_TIME_WAIT => TcpState::TimeWait,
+            sys::TCP_CONNTRACK_CLOSE => TcpState::Close,
+            sys::TCP_CONNTRACK_SYN_SENT2 => TcpState::SynSent2,
+            _ => TcpState::Other(raw),
+        }
     }
 }
 
 impl From<TcpState> for u8 {
     fn from(state: TcpState) -> u8 {
-        match state {
-            TcpState::Other(raw) => raw,
-            known => TCP_STATES.iter().position(|s| *s == known).unwrap_or(0) as u8,
-        }
+        let raw = match state {
+            TcpState::None => sys::TCP_CONNTRACK_NONE,
+            TcpState::SynSent => sys::TCP_CONNTRACK_SYN_SENT,
+            TcpState::SynRecv => sys::TCP_CONNTRACK_SYN_RECV,
+            TcpState::Established => sys::TCP_CONNTRACK_ESTABLISHED,
+            TcpState::FinWait => sys::TCP_CONNTRACK_FIN_WAIT,
+            TcpState::CloseWait => sys::TCP_CONNTRACK_CLOSE_WAIT,
+            TcpState::LastAck => sys::TCP_CONNTRACK_LAST_ACK,
+            TcpState::TimeWait => sys::TCP_CONNTRACK_TIME_WAIT,
+            TcpState::Close => sys::TCP_CONNTRACK_CLOSE,
+            TcpState::SynSent2 => sys::TCP_CONNTRACK_SYN_SENT2,
+            TcpState::Other(raw) => return raw,
+        };
+        // Every state above is below 10.
+        raw as u8
     }
 }
 
